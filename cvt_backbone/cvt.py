@@ -1,0 +1,582 @@
+"""CvT: Introducing Convolutions to Vision Transformers (Wu et al., ICCV 2021).
+
+A three-stage vision transformer. Each stage opens with an overlapping strided
+convolution (the convolutional token embedding, then LayerNorm over channels)
+and runs pre-norm blocks whose attention computes q/k/v through a depthwise
+3x3 conv + BatchNorm (k and v at stride 2) followed by Linear maps. There is
+no positional embedding, so any input size works, and a class token only in
+the last stage.
+
+Layout choices that keep it fast without changing the maths:
+
+* tokens live as contiguous ``[B, HW, C]``; the NCHW view a depthwise conv
+  needs is the zero-copy channels-last view ``x.transpose(1, 2).view(B, C, H, W)``
+  and the conv output flattens back without a copy;
+* the k and v depthwise convs are one grouped conv ``Conv2d(C, 2C, groups=C)``
+  (channel ``2c`` is k, ``2c + 1`` is v) and their Linear maps one batched
+  matmul (:class:`KVLinear`);
+* the class token is carried beside the patch tokens instead of being
+  concatenated to them, so blocks never split and re-join the sequence;
+* attention runs through ``F.scaled_dot_product_attention`` with the
+  checkpoints' scale ``embed_dim ** -0.5`` and never materialises T x T.
+"""
+import warnings
+from contextlib import contextmanager, nullcontext
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_activation_layer, build_norm_layer
+from mmcv.cnn.bricks import DropPath
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import trunc_normal_
+from mmengine.registry import MODELS
+from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
+
+HW = Tuple[int, int]
+
+
+@MODELS.register_module()
+class QuickGELU(nn.Module):
+    """``x * sigmoid(1.702 x)``, the activation the released CvT weights use."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.sigmoid(1.702 * x)
+
+
+def tokens_to_map(x: Tensor, hw: HW) -> Tensor:
+    """``[B, H*W, C]`` -> ``[B, C, H, W]``: a channels-last view, no copy."""
+    return x.transpose(1, 2).unflatten(2, hw)
+
+
+def map_to_tokens(x: Tensor) -> Tensor:
+    """``[B, C, H, W]`` -> ``[B, H*W, C]`` (no copy for a channels-last map)."""
+    return x.permute(0, 2, 3, 1).flatten(1, 2)
+
+
+def conv_out_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+class ConvEmbed(nn.Module):
+    """Convolutional token embedding: strided conv, then LayerNorm.
+
+    ``[B, C_in, H, W]`` -> tokens ``[B, H'*W', C]`` and ``(H', W')``.
+    """
+
+    def __init__(self, in_channels: int, embed_dims: int, kernel_size: int,
+                 stride: int, padding: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(in_channels, embed_dims, kernel_size, stride,
+                              padding)
+        self.norm = nn.LayerNorm(embed_dims, eps=1e-5)
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, HW]:
+        x = self.proj(x.contiguous(memory_format=torch.channels_last))
+        hw = (x.shape[2], x.shape[3])
+        return self.norm(map_to_tokens(x)), hw
+
+
+class ConvProjection(nn.Module):
+    """Depthwise 3x3 conv (no bias) + BatchNorm, in token layout.
+
+    ``out_per_channel=2`` gives two maps per input channel (the fused k/v
+    projection): output channel ``2c`` is the first map of channel ``c``,
+    ``2c + 1`` the second. ``[B, H*W, C]`` -> ``[B, H'*W', C * out_per_channel]``.
+    """
+
+    def __init__(self, dims: int, stride: int, norm_cfg: dict,
+                 out_per_channel: int = 1) -> None:
+        super().__init__()
+        out = dims * out_per_channel
+        self.conv = nn.Conv2d(dims, out, 3, stride, 1, groups=dims,
+                              bias=False)
+        self.bn = build_norm_layer(norm_cfg, out)[1]
+
+    def forward(self, x: Tensor, hw: HW) -> Tensor:
+        return map_to_tokens(self.bn(self.conv(tokens_to_map(x, hw))))
+
+    @torch.no_grad()
+    def fuse(self) -> None:
+        """Fold the BatchNorm statistics into the conv (inference only)."""
+        if isinstance(self.bn, nn.Identity):
+            return
+        bn = self.bn
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        conv = nn.Conv2d(self.conv.in_channels, self.conv.out_channels, 3,
+                         self.conv.stride, 1, groups=self.conv.groups,
+                         bias=True).to(self.conv.weight)
+        conv.weight.copy_(self.conv.weight * scale.view(-1, 1, 1, 1))
+        conv.bias.copy_(bn.bias - bn.running_mean * scale)
+        self.conv, self.bn = conv, nn.Identity()
+
+
+class KVLinear(nn.Module):
+    """The k and v Linear maps, applied as one batched matmul.
+
+    Takes the interleaved output of the fused k/v conv, ``[B, T, 2C]`` with
+    k in even and v in odd channels, and optionally the class token
+    ``[B, 1, C]`` (it bypasses the conv but goes through these maps, in front
+    of the sequence). Returns k and v, each ``[B, T (+1), C]``.
+    Parameters: ``weight [2, C, C]`` (k then v, each ``[out, in]``), ``bias [2, C]``.
+    """
+
+    def __init__(self, dims: int, bias: bool = True) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(2, dims, dims))
+        self.bias = nn.Parameter(torch.zeros(2, dims)) if bias else None
+        for w in self.weight:
+            nn.init.kaiming_uniform_(w, a=5**0.5)  # what nn.Linear does
+
+    def forward(self, kv: Tensor,
+                cls_token: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+        B, T, C2 = kv.shape
+        kv = kv.view(B, T, C2 // 2, 2).permute(3, 0, 1, 2)  # [2, B, T, C]
+        if cls_token is not None:
+            kv = torch.cat([cls_token.unsqueeze(0).expand(2, -1, -1, -1), kv],
+                           dim=2)
+            T += 1
+        kv = kv.reshape(2, B * T, C2 // 2)
+        if self.bias is None:
+            out = torch.bmm(kv, self.weight.transpose(1, 2))
+        else:
+            out = torch.baddbmm(self.bias.unsqueeze(1), kv,
+                                self.weight.transpose(1, 2))
+        out = out.view(2, B, T, C2 // 2)
+        return out[0], out[1]
+
+
+class ConvAttention(nn.Module):
+    """Multi-head attention with convolutional q/k/v projections.
+
+    Patch tokens ``[B, H*W, C]`` (and optionally the class token ``[B, 1, C]``)
+    -> outputs of the same shapes. k/v come from a stride-2 depthwise conv, so
+    ``T_kv = ceil(H/2) * ceil(W/2)`` (+1 with a class token).
+    """
+
+    def __init__(self, dims: int, num_heads: int, qkv_bias: bool = True,
+                 attn_drop: float = 0., proj_drop: float = 0.,
+                 norm_cfg: dict = dict(type='BN')) -> None:
+        super().__init__()
+        if dims % num_heads:
+            raise ValueError(f'embed dims {dims} must be divisible by '
+                             f'num_heads {num_heads}')
+        self.num_heads = num_heads
+        # The released checkpoints scale by the whole stage width, not by
+        # the head width: 1/sqrt(C).
+        self.scale = dims**-0.5
+        self.attn_drop = attn_drop
+        self.conv_q = ConvProjection(dims, 1, norm_cfg)
+        self.conv_kv = ConvProjection(dims, 2, norm_cfg, out_per_channel=2)
+        self.q = nn.Linear(dims, dims, bias=qkv_bias)
+        self.kv = KVLinear(dims, bias=qkv_bias)
+        self.proj = nn.Linear(dims, dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def _heads(self, x: Tensor) -> Tensor:
+        """``[B, T, C]`` -> ``[B, heads, T, C/heads]`` (a view)."""
+        return x.unflatten(2, (self.num_heads, -1)).transpose(1, 2)
+
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        out = F.scaled_dot_product_attention(
+            self._heads(q), k, v, scale=self.scale,
+            dropout_p=self.attn_drop if self.training else 0.)
+        return self.proj_drop(self.proj(out.transpose(1, 2).flatten(2)))
+
+    def forward(self, x: Tensor, hw: HW, cls_token: Optional[Tensor] = None
+                ) -> Tuple[Tensor, Optional[Tensor]]:
+        k, v = self.kv(self.conv_kv(x, hw), cls_token)
+        k, v = self._heads(k), self._heads(v)
+        out = self._attend(self.q(self.conv_q(x, hw)), k, v)
+        if cls_token is None:
+            return out, None
+        return out, self._attend(self.q(cls_token), k, v)
+
+
+class Mlp(nn.Sequential):
+    """``fc1 -> act -> drop -> fc2 -> drop``; ``[B, T, C]`` -> ``[B, T, C]``."""
+
+    def __init__(self, dims: int, hidden: int, act_cfg: dict,
+                 drop: float = 0.) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dims, hidden)
+        self.act = build_activation_layer(act_cfg)
+        self.drop1 = nn.Dropout(drop)
+        self.fc2 = nn.Linear(hidden, dims)
+        self.drop2 = nn.Dropout(drop)
+
+
+@contextmanager
+def _bn_stats_frozen(module: nn.Module) -> Iterator[None]:
+    """Keep BatchNorm running statistics unchanged (checkpoint recompute)."""
+    bns = [m for m in module.modules() if isinstance(m, _BatchNorm)]
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.momentum = 0.
+    try:
+        yield
+    finally:
+        for m, mom in zip(bns, saved):
+            m.momentum = mom
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block.
+
+    ``x + DropPath(Attn(LN(x)))`` then ``x + DropPath(MLP(LN(x)))`` on the
+    patch tokens ``[B, H*W, C]`` and, when given, the class token ``[B, 1, C]``.
+    """
+
+    def __init__(self, dims: int, num_heads: int, mlp_ratio: float = 4.,
+                 qkv_bias: bool = True, drop: float = 0.,
+                 attn_drop: float = 0., drop_path: float = 0.,
+                 act_cfg: dict = dict(type='QuickGELU'),
+                 norm_cfg: dict = dict(type='BN'),
+                 with_cp: bool = False) -> None:
+        super().__init__()
+        self.with_cp = with_cp
+        self.norm1 = nn.LayerNorm(dims, eps=1e-5)
+        self.attn = ConvAttention(dims, num_heads, qkv_bias, attn_drop, drop,
+                                  norm_cfg)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.norm2 = nn.LayerNorm(dims, eps=1e-5)
+        self.mlp = Mlp(dims, int(dims * mlp_ratio), act_cfg, drop)
+
+    def _forward(self, x: Tensor, hw: HW, cls_token: Optional[Tensor]
+                 ) -> Tuple[Tensor, Optional[Tensor]]:
+        a, a_cls = self.attn(self.norm1(x), hw,
+                             None if cls_token is None else
+                             self.norm1(cls_token))
+        x = x + self.drop_path(a)
+        x = x + self.drop_path(self.mlp(self.norm2(x)))
+        if cls_token is not None:
+            cls_token = cls_token + self.drop_path(a_cls)
+            cls_token = cls_token + self.drop_path(
+                self.mlp(self.norm2(cls_token)))
+        return x, cls_token
+
+    def forward(self, x: Tensor, hw: HW, cls_token: Optional[Tensor] = None
+                ) -> Tuple[Tensor, Optional[Tensor]]:
+        if self.with_cp and x.requires_grad:
+            # Recompute in backward; BatchNorm must not count that pass again.
+            return cp.checkpoint(
+                self._forward, x, hw, cls_token, use_reentrant=False,
+                context_fn=lambda: (nullcontext(), _bn_stats_frozen(self)))
+        return self._forward(x, hw, cls_token)
+
+
+class Stage(nn.Module):
+    """One CvT stage: :class:`ConvEmbed` then ``depth`` :class:`Block` s.
+
+    ``[B, C_in, H, W]`` -> patch tokens ``[B, H'*W', C]``, ``(H', W')`` and the
+    class token ``[B, 1, C]`` (``None`` without one).
+    """
+
+    def __init__(self, in_channels: int, dims: int, depth: int,
+                 num_heads: int, patch_size: int, stride: int, padding: int,
+                 mlp_ratio: float = 4., qkv_bias: bool = True,
+                 drop_rate: float = 0., attn_drop_rate: float = 0.,
+                 drop_path_rates: Sequence[float] = (),
+                 with_cls_token: bool = False,
+                 act_cfg: dict = dict(type='QuickGELU'),
+                 norm_cfg: dict = dict(type='BN'),
+                 with_cp: bool = False) -> None:
+        super().__init__()
+        self.patch_embed = ConvEmbed(in_channels, dims, patch_size, stride,
+                                     padding)
+        self.pos_drop = nn.Dropout(drop_rate)
+        self.cls_token = (nn.Parameter(torch.zeros(1, 1, dims))
+                          if with_cls_token else None)
+        rates = list(drop_path_rates) or [0.] * depth
+        self.blocks = nn.ModuleList([
+            Block(dims, num_heads, mlp_ratio, qkv_bias, drop_rate,
+                  attn_drop_rate, rates[j], act_cfg, norm_cfg, with_cp)
+            for j in range(depth)
+        ])
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, HW, Optional[Tensor]]:
+        x, hw = self.patch_embed(x)
+        x = self.pos_drop(x)
+        cls_token = None
+        if self.cls_token is not None:
+            cls_token = self.pos_drop(self.cls_token.expand(x.shape[0], -1, -1))
+        for block in self.blocks:
+            x, cls_token = block(x, hw, cls_token)
+        return x, hw, cls_token
+
+
+@MODELS.register_module()
+class CvT(BaseModule):
+    """CvT backbone (Wu et al., "CvT: Introducing Convolutions to Vision
+    Transformers", ICCV 2021), exact to the released checkpoints.
+
+    Args:
+        arch: ``'13'``, ``'21'``, ``'w24'`` (``'cvt-13'`` style aliases too) or
+            a dict with per-stage ``embed_dims``, ``depths``, ``num_heads`` and
+            optionally ``mlp_ratios``.
+        in_channels: input image channels.
+        out_indices: stages whose feature maps are returned (strides 4/8/16).
+        out_type: ``'featmap'`` returns a tuple of NCHW maps for
+            ``out_indices``; ``'cls_token'`` returns ``(cls_token,)``, the raw
+            ``[B, C]`` class token of the last stage (the classification head
+            applies the final LayerNorm and the Linear).
+        out_norm: add a LayerNorm to each returned map (new parameters, for
+            dense prediction).
+        qkv_bias: bias in the q/k/v Linear maps.
+        drop_rate, attn_drop_rate: dropout after embeddings/MLP/projection
+            and on attention weights.
+        drop_path_rate: stochastic depth; each stage uses
+            ``linspace(0, rate_i, depth_i)``. A float applies to every stage,
+            a sequence gives one rate per stage, ``None`` the arch's default
+            (``[0, 0, 0.1]``, W24 ``[0, 0, 0.3]``).
+        act_cfg: MLP activation; QuickGELU is what the checkpoints use.
+        norm_cfg: the BatchNorm of the q/k/v conv projections (e.g. SyncBN).
+        frozen_stages: as in mmdet: ``0`` freezes the stem (stage 0's conv
+            embedding), ``k >= 1`` stages ``0..k-1``; ``-1`` freezes nothing.
+        norm_eval: keep every BatchNorm in eval mode during training.
+        with_cp: gradient checkpointing per block.
+        pretrained: deprecated, use ``init_cfg``.
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH, prefix=None)``
+            accepts the original release, Hugging Face ``microsoft/cvt-*``
+            files/folders and this project's checkpoints.
+    """
+
+    arch_zoo: Dict[str, dict] = {
+        '13': dict(embed_dims=[64, 192, 384], depths=[1, 2, 10],
+                   num_heads=[1, 3, 6], drop_path_rates=[0., 0., 0.1]),
+        '21': dict(embed_dims=[64, 192, 384], depths=[1, 4, 16],
+                   num_heads=[1, 3, 6], drop_path_rates=[0., 0., 0.1]),
+        'w24': dict(embed_dims=[192, 768, 1024], depths=[2, 2, 20],
+                    num_heads=[3, 12, 16], drop_path_rates=[0., 0., 0.3]),
+    }
+    patch_sizes = (7, 3, 3)
+    strides = (4, 2, 2)
+    paddings = (2, 1, 1)
+    num_stages = 3
+
+    def __init__(self,
+                 arch: Union[str, dict] = '13',
+                 in_channels: int = 3,
+                 out_indices: Sequence[int] = (0, 1, 2),
+                 out_type: str = 'featmap',
+                 out_norm: bool = False,
+                 qkv_bias: bool = True,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: Union[None, float, Sequence[float]] = None,
+                 act_cfg: dict = dict(type='QuickGELU'),
+                 norm_cfg: dict = dict(type='BN'),
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 pretrained: Optional[str] = None,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if pretrained is not None:
+            if init_cfg is not None:
+                raise AssertionError('init_cfg and pretrained cannot be '
+                                     'specified at the same time')
+            if not isinstance(pretrained, str):
+                raise TypeError('pretrained must be a str or None, got '
+                                f'{type(pretrained).__name__}')
+            warnings.warn('DeprecationWarning: pretrained is deprecated, '
+                          'please use "init_cfg" instead')
+            self.init_cfg = dict(type='Pretrained', checkpoint=pretrained)
+
+        self.arch = self._parse_arch(arch)
+        dims = self.arch['embed_dims']
+        self.embed_dims = list(dims)
+        self.in_channels = in_channels
+        self.out_indices = self._parse_out_indices(out_indices)
+        if out_type not in ('featmap', 'cls_token'):
+            raise ValueError("out_type must be 'featmap' or 'cls_token', got "
+                             f'{out_type!r}')
+        self.out_type = out_type
+        if not -1 <= frozen_stages <= self.num_stages:
+            raise ValueError(f'frozen_stages must be in [-1, {self.num_stages}]'
+                             f', got {frozen_stages}')
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.with_cp = with_cp
+        rates = self._parse_drop_path(drop_path_rate)
+
+        self.stages = nn.ModuleList()
+        for i in range(self.num_stages):
+            depth = self.arch['depths'][i]
+            self.stages.append(Stage(
+                in_channels if i == 0 else dims[i - 1], dims[i], depth,
+                self.arch['num_heads'][i], self.patch_sizes[i],
+                self.strides[i], self.paddings[i],
+                mlp_ratio=self.arch['mlp_ratios'][i], qkv_bias=qkv_bias,
+                drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
+                drop_path_rates=torch.linspace(0, rates[i], depth).tolist(),
+                with_cls_token=i == self.num_stages - 1, act_cfg=act_cfg,
+                norm_cfg=norm_cfg, with_cp=with_cp))
+        self.out_norm = out_norm
+        if out_norm:
+            for i in self.out_indices:
+                self.add_module(f'norm{i}', nn.LayerNorm(dims[i], eps=1e-5))
+        self._freeze_stages()
+
+    # -- argument parsing -------------------------------------------------
+    def _parse_arch(self, arch: Union[str, dict]) -> dict:
+        if isinstance(arch, str):
+            key = arch.lower().replace('cvt', '').strip('-_ ')
+            if key not in self.arch_zoo:
+                raise ValueError(
+                    f'Unknown CvT arch {arch!r}; valid names are '
+                    f'{sorted(self.arch_zoo)} (also as "cvt-13" etc.) or a '
+                    'dict with embed_dims, depths and num_heads')
+            arch = dict(self.arch_zoo[key])
+        elif isinstance(arch, dict):
+            missing = {'embed_dims', 'depths', 'num_heads'} - set(arch)
+            if missing:
+                raise ValueError(f'a custom arch dict needs {sorted(missing)}')
+            arch = dict(arch)
+        else:
+            raise TypeError(f'arch must be a str or dict, got {type(arch)}')
+        arch.setdefault('mlp_ratios', [4.] * self.num_stages)
+        arch.setdefault('drop_path_rates', [0., 0., 0.1])
+        for key in ('embed_dims', 'depths', 'num_heads', 'mlp_ratios'):
+            if len(arch[key]) != self.num_stages:
+                raise ValueError(f'arch[{key!r}] needs {self.num_stages} '
+                                 f'values, got {arch[key]}')
+        return arch
+
+    def _parse_out_indices(self, out_indices: Sequence[int]) -> Tuple[int, ...]:
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        out = []
+        for i in out_indices:
+            j = i + self.num_stages if i < 0 else i
+            if not 0 <= j < self.num_stages:
+                raise ValueError(f'out_indices {tuple(out_indices)} must lie '
+                                 f'in [0, {self.num_stages})')
+            out.append(j)
+        return tuple(out)
+
+    def _parse_drop_path(self, rate) -> List[float]:
+        if rate is None:
+            return list(self.arch['drop_path_rates'])
+        if isinstance(rate, (int, float)):
+            return [float(rate)] * self.num_stages
+        rate = [float(r) for r in rate]
+        if len(rate) != self.num_stages:
+            raise ValueError(f'drop_path_rate needs a float or '
+                             f'{self.num_stages} values, got {rate}')
+        return rate
+
+    # -- shapes -----------------------------------------------------------
+    def feature_sizes(self, hw: HW) -> List[HW]:
+        """Spatial size of each stage's output for an input of size ``hw``."""
+        sizes = []
+        for k, s, p in zip(self.patch_sizes, self.strides, self.paddings):
+            hw = (conv_out_size(hw[0], k, s, p), conv_out_size(hw[1], k, s, p))
+            sizes.append(hw)
+        return sizes
+
+    def _check_input(self, x: Tensor) -> None:
+        if x.dim() != 4:
+            raise ValueError('CvT expects a 4-D image batch [B, C, H, W], got '
+                             f'a tensor of shape {tuple(x.shape)}')
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f'CvT was built for {self.in_channels} input '
+                             f'channels, got {x.shape[1]} (shape '
+                             f'{tuple(x.shape)})')
+        sizes = self.feature_sizes((x.shape[2], x.shape[3]))
+        if min(min(s) for s in sizes) < 1:
+            raise ValueError(
+                f'input {x.shape[2]}x{x.shape[3]} is too small for the three '
+                f'CvT stages (stage sizes {sizes}); height and width must be '
+                'at least 3')
+
+    # -- forward ----------------------------------------------------------
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """``[B, C_in, H, W]`` -> tuple of ``[B, C_i, H_i, W_i]`` maps for
+        ``out_indices`` (strides 4, 8, 16), or ``([B, C],)`` class token."""
+        self._check_input(x)
+        outs = []
+        cls_token = None
+        for i, stage in enumerate(self.stages):
+            x, hw, cls_token = stage(x)
+            if self.out_type == 'featmap' and i in self.out_indices:
+                out = getattr(self, f'norm{i}')(x) if self.out_norm else x
+                outs.append(tokens_to_map(out, hw))
+            x = tokens_to_map(x, hw)
+        if self.out_type == 'cls_token':
+            return (cls_token.flatten(1),)
+        return tuple(outs)
+
+    # -- OpenMMLab conventions ------------------------------------------
+    def _freeze_stages(self) -> None:
+        frozen: List[nn.Module] = []
+        if self.frozen_stages >= 0:
+            frozen.append(self.stages[0].patch_embed)
+        for i in range(self.frozen_stages):
+            frozen.append(self.stages[i])
+            if self.out_norm and i in self.out_indices:
+                frozen.append(getattr(self, f'norm{i}'))
+        for m in frozen:
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'CvT':
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    def fuse(self) -> 'CvT':
+        """Fold each projection's BatchNorm into its depthwise conv.
+
+        For inference: afterwards BatchNorm statistics can no longer be
+        trained. Returns ``self``.
+        """
+        for m in self.modules():
+            if isinstance(m, ConvProjection):
+                m.fuse()
+        return self
+
+    def _init_paper_weights(self) -> None:
+        """trunc-normal(0.02) Linear weights, zero biases, norms at 1/0,
+        class token trunc-normal(0.02); convs keep PyTorch's default."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                trunc_normal_(m.weight, std=.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, KVLinear):
+                trunc_normal_(m.weight, std=.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, (nn.LayerNorm, _BatchNorm)):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        for stage in self.stages:
+            if stage.cls_token is not None:
+                trunc_normal_(stage.cls_token, std=.02)
+
+    def init_weights(self) -> None:
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            from .convert import load_pretrained
+            self._init_paper_weights()
+            load_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'))
+            self._is_init = True
+        elif cfg is None:
+            self._init_paper_weights()
+            self._is_init = True
+        else:
+            # Other mmengine initialisers (and mmengine's errors on bad ones).
+            self._init_paper_weights()
+            super().init_weights()
+        print_log(f'CvT weights initialised ({cfg or "paper init"})',
+                  logger='current', level=10)

@@ -1,0 +1,297 @@
+"""The CvT backbone: architecture, equivalence with an independent
+implementation, shapes, input errors and the OpenMMLab conventions."""
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from conftest import make_hf_classifier
+from cvt_backbone import CvT, CvTClsHead, QuickGELU, convert_state_dict
+from cvt_backbone.cvt import Block
+
+
+def n_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def tiny(**kw) -> CvT:
+    arch = dict(embed_dims=[16, 32, 64], depths=[1, 1, 2], num_heads=[1, 2, 2])
+    return CvT(arch=arch, **kw)
+
+
+def split(converted: dict):
+    backbone = {k[len('backbone.'):]: v for k, v in converted.items()
+                if k.startswith('backbone.')}
+    head = {k[len('head.'):]: v for k, v in converted.items()
+            if k.startswith('head.')}
+    assert len(backbone) + len(head) == len(converted)
+    return backbone, head
+
+
+# -- architecture --------------------------------------------------------
+@pytest.mark.parametrize('arch,backbone,total', [
+    ('13', 19_611_712, 19_997_480),
+    ('21', 31_236_928, 31_622_696),
+    ('w24', 276_169_344, 277_196_392),
+])
+def test_parameter_counts(arch, backbone, total):
+    model = CvT(arch)
+    head = CvTClsHead(1000, model.embed_dims[-1])
+    assert n_params(model) == backbone
+    assert n_params(model) + n_params(head) == total
+
+
+@pytest.mark.parametrize('alias', ['13', 'cvt-13', 'CvT-13', 'cvt13'])
+def test_arch_aliases(alias):
+    assert CvT(alias).arch['depths'] == [1, 2, 10]
+
+
+def test_unknown_arch_lists_valid_names():
+    with pytest.raises(ValueError, match=r"\['13', '21', 'w24'\]"):
+        CvT('cvt-99')
+    with pytest.raises(ValueError, match='num_heads'):
+        CvT(dict(embed_dims=[8, 16, 32], depths=[1, 1, 1]))
+
+
+def test_custom_arch_dict():
+    model = CvT(dict(embed_dims=[16, 32, 64], depths=[1, 2, 3],
+                     num_heads=[1, 2, 4], mlp_ratios=[2, 2, 2]))
+    assert [len(s.blocks) for s in model.stages] == [1, 2, 3]
+    assert model.stages[2].blocks[0].mlp.fc1.out_features == 128
+
+
+def test_structure_follows_the_paper():
+    model = CvT('13')
+    stage2 = model.stages[2]
+    assert [s.cls_token is not None for s in model.stages] == [
+        False, False, True]
+    assert [(s.patch_embed.proj.kernel_size[0], s.patch_embed.proj.stride[0],
+             s.patch_embed.proj.padding[0]) for s in model.stages] == [
+                 (7, 4, 2), (3, 2, 1), (3, 2, 1)]
+    attn = stage2.blocks[0].attn
+    assert attn.scale == pytest.approx(384**-0.5)  # stage width, not head
+    assert attn.conv_q.conv.stride == (1, 1)
+    assert attn.conv_kv.conv.stride == (2, 2)
+    assert attn.conv_q.conv.groups == 384 and attn.conv_q.conv.bias is None
+    assert isinstance(stage2.blocks[0].mlp.act, QuickGELU)
+    assert all(m.eps == 1e-5 for m in model.modules()
+               if isinstance(m, nn.LayerNorm))
+    assert not any('pos' in name and 'embed' in name
+                   for name, _ in model.named_parameters())
+
+
+@pytest.mark.parametrize('arch,rates', [('13', [0, 0, 0.1]),
+                                        ('w24', [0, 0, 0.3])])
+def test_drop_path_is_per_stage_linspace(arch, rates):
+    model = CvT(arch)
+    for stage, rate in zip(model.stages, rates):
+        got = [getattr(b.drop_path, 'drop_prob', 0.) for b in stage.blocks]
+        want = torch.linspace(0, rate, len(stage.blocks)).tolist()
+        assert got == pytest.approx(want)
+    model = CvT('13', drop_path_rate=[0.1, 0.2, 0.3])
+    assert model.stages[1].blocks[-1].drop_path.drop_prob == pytest.approx(.2)
+    with pytest.raises(ValueError, match='3 values'):
+        CvT('13', drop_path_rate=[0.1, 0.2])
+
+
+# -- equivalence with transformers ------------------------------------------
+@pytest.mark.parametrize('size', [(224, 224), (161, 243)])
+def test_matches_transformers(hf_classifier, size):
+    converted, fmt = convert_state_dict(hf_classifier.state_dict())
+    assert fmt == 'huggingface'
+    backbone_sd, head_sd = split(converted)
+    model = CvT('13', act_cfg=dict(type='GELU')).eval()
+    model.load_state_dict(backbone_sd, strict=True)
+    head = CvTClsHead(10, 384).eval()
+    head.load_state_dict(head_sd, strict=True)
+
+    x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ref = hf_classifier.cvt(x, output_hidden_states=True)
+        ours = model(x)
+        assert len(ours) == 3
+        for r, o in zip(ref.hidden_states, ours):
+            assert o.shape == r.shape
+            assert (o - r).abs().max() <= 1e-4
+        model.out_type = 'cls_token'
+        logits = head(model(x))
+        ref_logits = hf_classifier(x).logits
+    assert (logits - ref_logits).abs().max() <= 1e-4
+    assert ref_logits.std() > 0.01  # a meaningful comparison
+
+
+def test_default_activation_is_quickgelu():
+    """With HF's GELU swapped for QuickGELU the oracle is the released
+    model; our default must match it, and GELU must not."""
+    ref = make_hf_classifier(quick_gelu=True, seed=3)
+    backbone_sd, _ = split(convert_state_dict(ref.state_dict())[0])
+    x = torch.randn(1, 3, 96, 128)
+    with torch.no_grad():
+        want = ref.cvt(x).last_hidden_state
+        default = CvT('13').eval()
+        default.load_state_dict(backbone_sd)
+        gelu = CvT('13', act_cfg=dict(type='GELU')).eval()
+        gelu.load_state_dict(backbone_sd)
+        assert (default(x)[2] - want).abs().max() <= 1e-4
+        assert (gelu(x)[2] - want).abs().max() > 1e-3
+
+
+# -- shapes and input errors ------------------------------------------------
+def expected_sizes(h, w):
+    sizes = []
+    for k, s, p in ((7, 4, 2), (3, 2, 1), (3, 2, 1)):
+        h, w = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        sizes.append((h, w))
+    return sizes
+
+
+@pytest.mark.parametrize('h,w,sizes', [
+    (224, 224, [(56, 56), (28, 28), (14, 14)]),
+    (800, 1333, [(200, 333), (100, 167), (50, 84)]),
+    (97, 131, expected_sizes(97, 131)),
+    (33, 45, expected_sizes(33, 45)),
+    (3, 5, [(1, 1), (1, 1), (1, 1)]),
+])
+def test_output_shapes(h, w, sizes):
+    model = CvT('13').eval()
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, h, w))
+    assert isinstance(outs, tuple)
+    assert [tuple(o.shape) for o in outs] == [
+        (1, c, *hw) for c, hw in zip((64, 192, 384), sizes)]
+
+
+def test_out_indices_out_norm_and_cls_token():
+    model = tiny(out_indices=(0, 2), out_norm=True).eval()
+    assert hasattr(model, 'norm0') and hasattr(model, 'norm2')
+    assert not hasattr(model, 'norm1')
+    outs = model(torch.randn(2, 3, 64, 64))
+    assert [o.shape[1] for o in outs] == [16, 64]
+    cls = tiny(out_type='cls_token').eval()(torch.randn(1, 3, 64, 64))
+    assert len(cls) == 1 and cls[0].shape == (1, 64)  # B=1 not squeezed
+    with pytest.raises(ValueError, match='out_indices'):
+        tiny(out_indices=(3, ))
+    with pytest.raises(ValueError, match='out_type'):
+        tiny(out_type='tokens')
+
+
+@pytest.mark.parametrize('x,match', [
+    (torch.randn(3, 64, 64), '4-D'),
+    (torch.randn(1, 1, 64, 64), '3 input channels'),
+    (torch.randn(1, 3, 2, 64), 'too small'),
+])
+def test_bad_input_raises_clear_error(x, match):
+    with pytest.raises(ValueError, match=match):
+        tiny()(x)
+
+
+# -- OpenMMLab conventions ------------------------------------------------
+def bn_modes(module):
+    return [m.training for m in module.modules() if isinstance(m, _BatchNorm)]
+
+
+@pytest.mark.parametrize('k', [0, 1, 2, 3])
+def test_frozen_stages(k):
+    model = tiny(frozen_stages=k, out_norm=True)
+    model.train()
+    stem = model.stages[0].patch_embed
+    assert all(not p.requires_grad for p in stem.parameters())
+    for i, stage in enumerate(model.stages):
+        frozen = i < k
+        params = [p.requires_grad for n, p in stage.named_parameters()
+                  if not n.startswith('patch_embed') or i > 0]
+        assert all(r is not frozen for r in params), (k, i)
+        assert all(t is not frozen for t in bn_modes(stage)), (k, i)
+        norm = getattr(model, f'norm{i}')
+        assert all(p.requires_grad is not frozen for p in norm.parameters())
+    # a frozen stage keeps its BN statistics through a training step
+    before = copy.deepcopy(model.state_dict())
+    model(torch.randn(2, 3, 64, 64))
+    after = model.state_dict()
+    for name in before:
+        if name.endswith('running_mean'):
+            changed = not torch.equal(before[name], after[name])
+            stage = int(name.split('.')[1])
+            assert changed is (stage >= k), name
+    with pytest.raises(ValueError, match='frozen_stages'):
+        tiny(frozen_stages=4)
+
+
+def test_norm_eval_keeps_batchnorm_in_eval():
+    model = tiny(norm_eval=True)
+    model.train()
+    assert bn_modes(model) and not any(bn_modes(model))
+    assert all(m.training for m in model.modules()
+               if isinstance(m, nn.LayerNorm))
+    model = tiny(norm_eval=False)
+    model.train()
+    assert all(bn_modes(model))
+
+
+def test_with_cp_gives_same_outputs_grads_and_bn_stats():
+    torch.manual_seed(0)
+    plain = tiny(drop_path_rate=0.)
+    cp = tiny(with_cp=True, drop_path_rate=0.)
+    cp.load_state_dict(plain.state_dict())
+    assert all(b.with_cp for b in cp.modules() if isinstance(b, Block))
+    x = torch.randn(2, 3, 64, 64)
+    for model in (plain, cp):
+        model.train()
+        sum(o.square().mean() for o in model(x.clone().requires_grad_())
+            ).backward()
+    for (n, p), q in zip(plain.named_parameters(), cp.parameters()):
+        assert torch.allclose(p.grad, q.grad, atol=1e-5), n
+    # the recomputation in backward must not update BN statistics again
+    for (n, a), b in zip(plain.state_dict().items(),
+                         cp.state_dict().values()):
+        if 'running' in n:
+            assert torch.allclose(a, b, atol=1e-6), n
+
+
+def test_init_weights_follows_the_paper():
+    model = CvT('13')
+    for p in model.parameters():
+        nn.init.constant_(p, 0.5)
+    model.init_weights()
+    lin = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    weights = torch.cat([m.weight.flatten() for m in lin])
+    assert weights.std().item() == pytest.approx(0.02, rel=0.1)
+    # timm/mmengine trunc_normal_ bounds are absolute (+-2), as in the paper
+    assert weights.abs().max() <= 2
+    assert all((m.bias == 0).all() for m in lin)
+    kv = [m.attn.kv for m in model.modules() if isinstance(m, Block)]
+    assert all((m.bias == 0).all() for m in kv)
+    assert torch.cat([m.weight.flatten() for m in kv]).std().item() == \
+        pytest.approx(0.02, rel=0.1)
+    for m in model.modules():
+        if isinstance(m, (nn.LayerNorm, _BatchNorm)):
+            assert (m.weight == 1).all() and (m.bias == 0).all()
+    cls = model.stages[2].cls_token
+    assert 0.01 < cls.std() < 0.03
+
+
+def test_fuse_keeps_outputs():
+    model = CvT('13').eval()
+    from conftest import randomise_bn
+    randomise_bn(model)
+    x = torch.randn(1, 3, 128, 96)
+    with torch.no_grad():
+        want = model(x)
+        got = copy.deepcopy(model).fuse()(x)
+    for a, b in zip(want, got):
+        assert (a - b).abs().max() <= 1e-5
+
+
+def test_deprecated_pretrained_argument(tmp_path):
+    with pytest.warns(UserWarning, match='deprecated'):
+        model = tiny(pretrained='some.pth')
+    assert model.init_cfg == dict(type='Pretrained', checkpoint='some.pth')
+    with pytest.raises(AssertionError):
+        tiny(pretrained='a.pth', init_cfg=dict(type='Pretrained',
+                                               checkpoint='a.pth'))
+    with pytest.raises(TypeError):
+        tiny(pretrained=123)
+    with pytest.raises(TypeError):
+        tiny(init_cfg=123).init_weights()

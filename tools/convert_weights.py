@@ -1,0 +1,37 @@
+"""Convert published CvT weights to this project's layout.
+
+    python tools/convert_weights.py SRC DST
+
+SRC: an original release file (``CvT-13-224x224-IN-1k.pth``), a Hugging Face
+``microsoft/cvt-*`` ``.bin``/``.safetensors`` file or model folder, or one of
+this project's checkpoints. The format is detected. DST is loadable by the
+classifier (``load_from``) and by the backbone through
+``init_cfg=dict(type='Pretrained', checkpoint=DST)``.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from cvt_backbone.convert import CheckpointError, convert_checkpoint  # noqa
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
+    parser.add_argument('src', help='checkpoint file or HF model folder')
+    parser.add_argument('dst', help='output .pth path')
+    args = parser.parse_args(argv)
+    try:
+        fmt, state_dict = convert_checkpoint(args.src, args.dst)
+    except (CheckpointError, OSError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    n_backbone = sum(k.startswith('backbone.') for k in state_dict)
+    print(f'{args.src}: {fmt} format, {len(state_dict)} tensors '
+          f'({n_backbone} backbone) -> {args.dst}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
