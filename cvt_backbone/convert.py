@@ -190,8 +190,8 @@ def hf_to_original(state_dict: StateDict) -> StateDict:
             if m:
                 name = m.expand(repl) + name[m.end():]
                 break
-        else:
-            name = key  # unknown: carried as is, reported when loading
+        else:  # unknown: kept in its stage so loading reports it
+            name = re.sub(r'^encoder\.stages\.(\d+)\.', r'stage\1.', name)
         out[name] = value
     return out
 
@@ -325,11 +325,15 @@ def load_pretrained(backbone: nn.Module, path: str,
     backbone_sd = OrderedDict((k[len('backbone.'):], v)
                               for k, v in state_dict.items()
                               if k.startswith('backbone.'))
-    skipped = [k for k in state_dict if not k.startswith('backbone.')]
     if not backbone_sd:
         raise CheckpointError(f'{path}: no CvT backbone weights found; keys '
                               f'look like {list(state_dict)[:5]}')
+    skipped: Dict[str, int] = {}
+    for k in state_dict:
+        if not k.startswith('backbone.'):
+            top = k.split('.')[0]
+            skipped[top] = skipped.get(top, 0) + 1
     if skipped:
-        print_log(f'{path} ({fmt} format): {len(skipped)} non-backbone '
-                  f'tensors skipped, e.g. {skipped[:3]}', logger='current')
+        print_log(f'{path} ({fmt} format): tensors outside the backbone not '
+                  f'loaded into it: {skipped}', logger='current')
     load_into(backbone, backbone_sd, f'{path} ({fmt} format)')

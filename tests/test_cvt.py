@@ -295,3 +295,83 @@ def test_deprecated_pretrained_argument(tmp_path):
         tiny(pretrained=123)
     with pytest.raises(TypeError):
         tiny(init_cfg=123).init_weights()
+
+
+# -- mmdet / mmseg integration ----------------------------------------------
+MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
+
+
+def test_registered_once_in_the_root_registry():
+    from mmdet.registry import MODELS as DET
+    from mmengine.registry import MODELS as ROOT
+    from mmseg.registry import MODELS as SEG
+    assert ROOT.get('CvT') is CvT
+    assert DET.get('CvT') is CvT and SEG.get('CvT') is CvT
+    assert 'CvT' not in DET.module_dict and 'CvT' not in SEG.module_dict
+    from mmengine.registry import init_default_scope
+    for scope, registry in (('mmdet', DET), ('mmseg', SEG)):
+        init_default_scope(scope)
+        model = registry.build(dict(type='CvT', arch='cvt-13',
+                                    out_indices=(1, 2)))
+        assert isinstance(model, CvT) and model.out_indices == (1, 2)
+
+
+def test_retinanet_with_cvt_fpn_builds_and_runs():
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+    cfg = dict(
+        type='RetinaNet',
+        data_preprocessor=dict(type='DetDataPreprocessor', mean=MEAN, std=STD,
+                               bgr_to_rgb=True, pad_size_divisor=32),
+        backbone=dict(type='CvT', arch='13', out_norm=True),
+        # strides 8 and 16 from CvT, 32/64/128 from extra convs
+        neck=dict(type='FPN', in_channels=[64, 192, 384], out_channels=64,
+                  start_level=1, add_extra_convs='on_input', num_outs=5),
+        bbox_head=dict(
+            type='RetinaHead', num_classes=3, in_channels=64,
+            stacked_convs=1, feat_channels=64,
+            anchor_generator=dict(type='AnchorGenerator', octave_base_scale=4,
+                                  scales_per_octave=3, ratios=[0.5, 1.0, 2.0],
+                                  strides=[8, 16, 32, 64, 128]),
+            bbox_coder=dict(type='DeltaXYWHBBoxCoder',
+                            target_means=[.0, .0, .0, .0],
+                            target_stds=[1.0, 1.0, 1.0, 1.0]),
+            loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0,
+                          alpha=0.25, loss_weight=1.0),
+            loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
+        test_cfg=dict(nms_pre=100, min_bbox_size=0, score_thr=0.05,
+                      nms=dict(type='nms', iou_threshold=0.5),
+                      max_per_img=10))
+    model = MODELS.build(cfg)
+    model.init_weights()
+    model.eval()
+    assert isinstance(model.backbone, CvT)
+    with torch.no_grad():
+        cls_scores, _ = model(torch.randn(1, 3, 128, 160), mode='tensor')
+    sizes = [tuple(s.shape[-2:]) for s in cls_scores]
+    assert sizes == [(16, 20), (8, 10), (4, 5), (2, 3), (1, 2)]
+
+
+def test_encoder_decoder_with_cvt_uperhead_builds_and_runs():
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    init_default_scope('mmseg')
+    cfg = dict(
+        type='EncoderDecoder',
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=MEAN, std=STD,
+                               bgr_to_rgb=True, pad_val=0, seg_pad_val=255),
+        backbone=dict(type='CvT', arch='13', out_norm=True),
+        decode_head=dict(
+            type='UPerHead', in_channels=[64, 192, 384], in_index=[0, 1, 2],
+            pool_scales=(1, 2, 3, 6), channels=32, dropout_ratio=0.1,
+            num_classes=5, norm_cfg=dict(type='BN'), align_corners=False,
+            loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False,
+                             loss_weight=1.0)),
+        train_cfg=dict(), test_cfg=dict(mode='whole'))
+    model = MODELS.build(cfg)
+    model.init_weights()
+    model.eval()
+    with torch.no_grad():
+        logits = model(torch.randn(2, 3, 96, 160), mode='tensor')
+    assert logits.shape == (2, 5, 24, 40)  # stride 4
