@@ -1,0 +1,9 @@
+# CvT-13 on ImageNet-1k at 224, the paper's recipe (81.6 top-1 reported).
+#   python tools/train.py configs/cvt13_classify.py              # 1 process
+#   bash tools/dist_train.sh configs/cvt13_classify.py 8          # 8 GPUs
+# Expects data/imagenet/{train,val}/<class>/*.JPEG (another root:
+#   --cfg-options train_dataloader.dataset.data_root=... val_dataloader...).
+_base_ = [
+    './_base_/models/cvt_cls.py', './_base_/datasets/imagenet_224.py',
+    './_base_/schedules/adamw_300e.py', './_base_/default_runtime.py'
+]

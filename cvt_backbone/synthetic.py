@@ -1,0 +1,183 @@
+"""A deterministic synthetic image dataset, written in the ImageNet layout.
+
+Scenes of one textured background and a few coloured objects. Each image's
+class is the kind of its largest object (or of the background texture for
+the texture classes), so the same generator serves classification and,
+through :func:`make_scene`, the dense-prediction sets.
+
+``generate_classification(root)`` writes::
+
+    root/train/<class>/<class>_00000.png ...
+    root/val/<class>/...
+    root/classes.txt        one class name per line
+    root/meta/train.txt     "<class>/<file> <label>" per line (annotation list)
+    root/meta/val.txt
+
+It is idempotent: a finished dataset with the same spec is left alone.
+"""
+import json
+import os
+from dataclasses import asdict, dataclass
+from typing import Dict, List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+CLASSES = ('circle', 'square', 'triangle', 'ring', 'stripes', 'checker')
+
+
+@dataclass
+class SyntheticSpec:
+    image_size: int = 64
+    train_per_class: int = 160
+    val_per_class: int = 40
+    seed: int = 0
+    version: int = 1  # bump when the drawing changes
+
+
+def _color(rng: np.random.RandomState, avoid: Optional[np.ndarray] = None
+           ) -> np.ndarray:
+    while True:
+        c = rng.randint(0, 256, 3)
+        if avoid is None or np.abs(c.astype(int) - avoid).sum() > 180:
+            return c
+
+
+def _background(rng: np.random.RandomState, size: int) -> np.ndarray:
+    """Smooth two-colour gradient plus noise, BGR uint8 ``[S, S, 3]``."""
+    a, b = _color(rng), _color(rng)
+    t = np.linspace(0, 1, size)[:, None, None]
+    img = a * (1 - t) + b * t
+    if rng.rand() < 0.5:
+        img = img.transpose(1, 0, 2)
+    img = img + rng.normal(0, 12, (size, size, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def draw_object(img: np.ndarray, mask: np.ndarray, kind: str,
+                rng: np.random.RandomState, center: Tuple[int, int],
+                radius: int, color: np.ndarray) -> None:
+    """Draw one object of ``kind`` on ``img`` and set its pixels in ``mask``
+    (``uint8 [S, S]``, 1 inside)."""
+    cx, cy = center
+    m = np.zeros(mask.shape, np.uint8)
+    if kind == 'circle':
+        cv2.circle(m, (cx, cy), radius, 1, -1)
+    elif kind == 'square':
+        angle = rng.uniform(0, 90)
+        box = cv2.boxPoints(((cx, cy), (2 * radius, 2 * radius), angle))
+        cv2.fillPoly(m, [box.astype(np.int32)], 1)
+    elif kind == 'triangle':
+        phase = rng.uniform(0, 2 * np.pi)
+        pts = [(cx + radius * np.cos(phase + k * 2 * np.pi / 3),
+                cy + radius * np.sin(phase + k * 2 * np.pi / 3))
+               for k in range(3)]
+        cv2.fillPoly(m, [np.array(pts, np.int32)], 1)
+    elif kind == 'ring':
+        cv2.circle(m, (cx, cy), radius, 1, max(2, radius // 3))
+    elif kind in ('stripes', 'checker'):
+        size = mask.shape[0]
+        yy, xx = np.mgrid[0:size, 0:size]
+        period = rng.randint(4, 9)
+        angle = rng.uniform(0, np.pi)
+        u = xx * np.cos(angle) + yy * np.sin(angle)
+        v = -xx * np.sin(angle) + yy * np.cos(angle)
+        if kind == 'stripes':
+            pattern = (u // period) % 2 == 0
+        else:
+            pattern = ((u // period) + (v // period)) % 2 == 0
+        region = np.zeros(mask.shape, np.uint8)
+        x0, y0 = max(cx - radius, 0), max(cy - radius, 0)
+        region[y0:cy + radius, x0:cx + radius] = 1
+        m = (region.astype(bool) & pattern).astype(np.uint8)
+    else:
+        raise ValueError(f'unknown object kind {kind!r}; known: {CLASSES}')
+    img[m.astype(bool)] = color
+    mask[m.astype(bool)] = 1
+
+
+def make_scene(rng: np.random.RandomState, size: int, kinds: List[str],
+               min_radius: int, max_radius: int
+               ) -> Tuple[np.ndarray, List[Dict]]:
+    """An image with one object of each kind in ``kinds`` (drawn in order, so
+    later ones may occlude earlier ones). Returns the BGR image and, per
+    object, ``dict(kind, mask)`` of its visible pixels."""
+    img = _background(rng, size)
+    bg_mean = img.reshape(-1, 3).mean(0)
+    objects: List[Dict] = []
+    for kind in kinds:
+        radius = rng.randint(min_radius, max_radius + 1)
+        center = (rng.randint(radius, size - radius + 1),
+                  rng.randint(radius, size - radius + 1))
+        mask = np.zeros((size, size), np.uint8)
+        draw_object(img, mask, kind, rng, center, radius,
+                    _color(rng, avoid=bg_mean))
+        for obj in objects:  # occlusion
+            obj['mask'][mask.astype(bool)] = 0
+        objects.append(dict(kind=kind, mask=mask))
+    return img, objects
+
+
+def classification_image(rng: np.random.RandomState, label: int,
+                         size: int) -> np.ndarray:
+    """One image of class ``CLASSES[label]``: a large object of that kind
+    plus up to two small distractors of other kinds."""
+    others = [k for i, k in enumerate(CLASSES) if i != label]
+    n_distract = rng.randint(0, 3)
+    distract = [others[i] for i in rng.choice(len(others), n_distract,
+                                              replace=False)]
+    s = size // 64 or 1
+    img, _ = make_scene(rng, size, [], 1, 1)
+    for kind in distract:
+        r = rng.randint(3 * s, 6 * s + 1)
+        c = (rng.randint(r, size - r + 1), rng.randint(r, size - r + 1))
+        draw_object(img, np.zeros((size, size), np.uint8), kind, rng, c, r,
+                    _color(rng))
+    r = rng.randint(size // 5, size // 3 + 1)
+    c = (rng.randint(r, size - r + 1), rng.randint(r, size - r + 1))
+    draw_object(img, np.zeros((size, size), np.uint8), CLASSES[label], rng, c,
+                r, _color(rng, avoid=img.reshape(-1, 3).mean(0)))
+    return img
+
+
+def _is_complete(root: str, spec: SyntheticSpec) -> bool:
+    try:
+        with open(os.path.join(root, 'spec.json')) as f:
+            return json.load(f) == asdict(spec)
+    except (OSError, ValueError):
+        return False
+
+
+def generate_classification(root: str, spec: SyntheticSpec = SyntheticSpec(),
+                            verbose: bool = True) -> str:
+    """Write the classification set under ``root`` (see module docstring)
+    unless it is already there. Returns ``root``."""
+    if _is_complete(root, spec):
+        return root
+    if verbose:
+        print(f'generating the synthetic dataset in {root} ...', flush=True)
+    splits = (('train', spec.train_per_class, 0),
+              ('val', spec.val_per_class, 1))
+    os.makedirs(os.path.join(root, 'meta'), exist_ok=True)
+    for split, per_class, offset in splits:
+        lines = []
+        for label, name in enumerate(CLASSES):
+            folder = os.path.join(root, split, name)
+            os.makedirs(folder, exist_ok=True)
+            rng = np.random.RandomState(
+                [spec.seed, offset, label, spec.version])
+            for i in range(per_class):
+                img = classification_image(rng, label, spec.image_size)
+                fname = f'{name}_{i:05d}.png'
+                cv2.imwrite(os.path.join(folder, fname), img)
+                lines.append(f'{name}/{fname} {label}')
+        with open(os.path.join(root, 'meta', f'{split}.txt'), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+    with open(os.path.join(root, 'classes.txt'), 'w') as f:
+        f.write('\n'.join(CLASSES) + '\n')
+    with open(os.path.join(root, 'spec.json'), 'w') as f:
+        json.dump(asdict(spec), f)
+    if verbose:
+        n = len(CLASSES) * (spec.train_per_class + spec.val_per_class)
+        print(f'wrote {n} images of {len(CLASSES)} classes to {root}')
+    return root

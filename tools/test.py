@@ -1,0 +1,35 @@
+"""Evaluate a checkpoint on a config's test set.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
+                         [--cfg-options k=v ...] [--launcher ...]
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from mmengine.config import DictAction  # noqa: E402
+
+from cvt_backbone.runtime import test  # noqa: E402
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description='Test a checkpoint')
+    p.add_argument('config')
+    p.add_argument('checkpoint')
+    p.add_argument('--work-dir')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    p.add_argument('--launcher', default='none',
+                   choices=['none', 'pytorch', 'slurm', 'mpi'])
+    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = p.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    metrics = test(args.config, args.checkpoint, work_dir=args.work_dir,
+                   cfg_options=args.cfg_options, launcher=args.launcher)
+    for k, v in metrics.items():
+        print(f'{k}: {v:.2f}' if isinstance(v, float) else f'{k}: {v}')
+
+
+if __name__ == '__main__':
+    main()
