@@ -164,8 +164,13 @@ def build_config(config: str, work_dir: Optional[str] = None,
     if launcher != 'none' and not torch.cuda.is_available():
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] \
             = 'gloo'
-        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel',
-                                     device_ids=None, broadcast_buffers=False)
+        # DDP over CPU modules takes no device ids (mmengine passes the
+        # local rank); the config's own wrapper settings are kept.
+        wrapper_cfg = cfg.get('model_wrapper_cfg') or dict(
+            type='MMDistributedDataParallel', broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+        wrapper_cfg['device_ids'] = None
+        cfg.model_wrapper_cfg = wrapper_cfg
     return cfg
 
 

@@ -14,3 +14,6 @@ model = dict(
     backbone=dict(type='CvT', arch='13', out_type='cls_token'),
     head=dict(type='CvTClsHead', num_classes=num_classes, in_channels=384,
               label_smoothing=0.1))
+# The last block's patch-token query projection does not reach the class
+# token, so multi-process (DDP) training must allow unused parameters.
+find_unused_parameters = True
