@@ -34,8 +34,10 @@ test: env
 test-fast: env
 	$(PY) -m pytest -q -m "not slow" tests
 
+# The embedded demo: synthetic data (generated once), CvT-13 trained on the CPU.
 demo: env
-	$(PY) tools/demo.py
+	$(PY) tools/make_synthetic_data.py data/synthetic
+	$(PY) tools/train.py configs/demo_cvt13_synthetic.py
 
 benchmark: env
 	$(PY) tools/benchmark.py

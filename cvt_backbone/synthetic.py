@@ -1,9 +1,9 @@
 """A deterministic synthetic image dataset, written in the ImageNet layout.
 
-Scenes of one textured background and a few coloured objects. Each image's
-class is the kind of its largest object (or of the background texture for
-the texture classes), so the same generator serves classification and,
-through :func:`make_scene`, the dense-prediction sets.
+Scenes of a noisy gradient background and coloured objects (filled shapes,
+rings, striped and checkered patches). A classification image's class is the
+kind of its large object; :func:`make_scene` composes several objects with
+their masks for dense-prediction sets.
 
 ``generate_classification(root)`` writes::
 
@@ -32,7 +32,8 @@ class SyntheticSpec:
     train_per_class: int = 160
     val_per_class: int = 40
     seed: int = 0
-    version: int = 1  # bump when the drawing changes
+    max_distractors: int = 0  # small objects of other classes per image
+    version: int = 2  # bump when the drawing changes
 
 
 def _color(rng: np.random.RandomState, avoid: Optional[np.ndarray] = None
@@ -119,11 +120,12 @@ def make_scene(rng: np.random.RandomState, size: int, kinds: List[str],
 
 
 def classification_image(rng: np.random.RandomState, label: int,
-                         size: int) -> np.ndarray:
+                         size: int, max_distractors: int = 0) -> np.ndarray:
     """One image of class ``CLASSES[label]``: a large object of that kind
-    plus up to two small distractors of other kinds."""
+    on a noisy gradient, plus up to ``max_distractors`` small objects of
+    other kinds."""
     others = [k for i, k in enumerate(CLASSES) if i != label]
-    n_distract = rng.randint(0, 3)
+    n_distract = rng.randint(0, max_distractors + 1)
     distract = [others[i] for i in rng.choice(len(others), n_distract,
                                               replace=False)]
     s = size // 64 or 1
@@ -167,7 +169,8 @@ def generate_classification(root: str, spec: SyntheticSpec = SyntheticSpec(),
             rng = np.random.RandomState(
                 [spec.seed, offset, label, spec.version])
             for i in range(per_class):
-                img = classification_image(rng, label, spec.image_size)
+                img = classification_image(rng, label, spec.image_size,
+                                           spec.max_distractors)
                 fname = f'{name}_{i:05d}.png'
                 cv2.imwrite(os.path.join(folder, fname), img)
                 lines.append(f'{name}/{fname} {label}')

@@ -6,7 +6,8 @@ import os
 import pytest
 import torch
 
-from conftest import hf_to_original_reference, make_hf_classifier
+from conftest import (CodeRunningPickle, hf_to_original_reference,
+                      make_hf_classifier)
 from cvt_backbone import (CheckpointError, CvT, CvTClsHead,
                           convert_state_dict, detect_format, read_checkpoint)
 
@@ -131,18 +132,10 @@ def test_convert_weights_tool(hf_model, image, reference, tmp_path, capsys):
     assert 'not found' in capsys.readouterr().err
 
 
-class _Evil:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f'touch {self.marker}', ))
-
-
 def test_malicious_pickle_is_refused_not_run(tmp_path):
     marker = tmp_path / 'pwned'
     path = tmp_path / 'evil.pth'
-    torch.save({'state_dict': {'w': _Evil(marker)}}, path)
+    torch.save({'state_dict': {'w': CodeRunningPickle(marker)}}, path)
     with pytest.raises(CheckpointError, match='refused to load'):
         read_checkpoint(path)
     with pytest.raises(CheckpointError, match='refused'):

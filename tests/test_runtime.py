@@ -11,6 +11,7 @@ import time
 import pytest
 import torch
 
+from conftest import CodeRunningPickle
 from cvt_backbone import runtime
 from cvt_backbone.synthetic import SyntheticSpec, generate_classification
 
@@ -99,21 +100,13 @@ class _GetattrAttack:
         return (getattr, (HistoryBuffer, '__init__'))
 
 
-class _SystemAttack:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f'touch {self.marker}', ))
-
-
 def test_code_running_pickles_are_still_refused(tmp_path):
     import pickle
     torch.save({'x': _GetattrAttack()}, tmp_path / 'a.pth')
     with pytest.raises(pickle.UnpicklingError, match='refused getattr'):
         torch.load(tmp_path / 'a.pth', weights_only=True)
     marker = tmp_path / 'pwned'
-    torch.save({'x': _SystemAttack(marker)}, tmp_path / 'b.pth')
+    torch.save({'x': CodeRunningPickle(marker)}, tmp_path / 'b.pth')
     with pytest.raises(pickle.UnpicklingError):
         torch.load(tmp_path / 'b.pth', weights_only=True)
     assert not marker.exists()
