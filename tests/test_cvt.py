@@ -375,3 +375,46 @@ def test_encoder_decoder_with_cvt_uperhead_builds_and_runs():
     with torch.no_grad():
         logits = model(torch.randn(2, 3, 96, 160), mode='tensor')
     assert logits.shape == (2, 5, 24, 40)  # stride 4
+
+
+# -- deployment: fused BatchNorm and torch.compile ---------------------------
+def test_fused_deploy_model_matches_eager_and_has_no_batchnorm():
+    from conftest import randomise_bn
+    model = tiny(drop_path_rate=0.).eval()
+    randomise_bn(model, seed=5)
+    fused = copy.deepcopy(model).fuse()
+    assert not any(isinstance(m, _BatchNorm) for m in fused.modules())
+    x = torch.randn(2, 3, 72, 56)
+    with torch.no_grad():
+        for a, b in zip(model(x), fused(x)):
+            assert (a - b).abs().max() <= 1e-4
+    cls = copy.deepcopy(fused)
+    cls.out_type = 'cls_token'
+    model.out_type = 'cls_token'
+    with torch.no_grad():
+        assert (cls(x)[0] - model(x)[0]).abs().max() <= 1e-4
+
+
+def test_block_compiles_without_graph_breaks():
+    import torch._dynamo
+    torch._dynamo.reset()
+    block = Block(32, 2).eval()
+    x, cls = torch.randn(2, 48, 32), torch.randn(2, 1, 32)
+    explained = torch._dynamo.explain(block)(x, (6, 8), cls)
+    assert explained.graph_break_count == 0, explained.break_reasons
+    assert explained.graph_count == 1
+
+
+def test_compiled_model_matches_eager():
+    from conftest import randomise_bn
+    torch._dynamo.reset()
+    model = tiny(drop_path_rate=0.).eval()
+    randomise_bn(model, seed=2)
+    compiled = torch.compile(model, fullgraph=True)
+    x = torch.randn(2, 3, 64, 48)
+    with torch.no_grad():
+        want = model(x)
+        got = compiled(x)
+    for a, b in zip(want, got):
+        assert a.shape == b.shape
+        assert (a - b).abs().max() <= 1e-4
