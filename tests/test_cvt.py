@@ -418,3 +418,17 @@ def test_compiled_model_matches_eager():
     for a, b in zip(want, got):
         assert a.shape == b.shape
         assert (a - b).abs().max() <= 1e-4
+
+
+@pytest.mark.parametrize('batch', [1, 2])
+def test_token_layout_stays_channels_last_without_copies(batch):
+    """The token <-> map views must keep convolutions in channels-last for
+    any batch size (batch 1 used to fall back to NCHW, forcing copies)."""
+    from cvt_backbone.cvt import ConvProjection, tokens_to_map
+    x = torch.randn(batch, 12 * 10, 32)
+    m = tokens_to_map(x, (12, 10))
+    assert m.data_ptr() == x.data_ptr()
+    assert m.is_contiguous(memory_format=torch.channels_last)
+    proj = ConvProjection(32, 2, dict(type='BN'), out_per_channel=2).eval()
+    with torch.no_grad():
+        assert proj(x, (12, 10)).is_contiguous()
