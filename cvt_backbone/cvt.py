@@ -45,7 +45,11 @@ class QuickGELU(nn.Module):
     """``x * sigmoid(1.702 x)``, the activation the released CvT weights use."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return x * torch.sigmoid(1.702 * x)
+        if torch.is_grad_enabled() and x.requires_grad:
+            return x * torch.sigmoid(1.702 * x)
+        # Inference: one temporary instead of three (sigmoid and the product
+        # in place); same maths, less memory traffic.
+        return (x * 1.702).sigmoid_().mul_(x)
 
 
 def tokens_to_map(x: Tensor, hw: HW) -> Tensor:

@@ -432,3 +432,15 @@ def test_token_layout_stays_channels_last_without_copies(batch):
     proj = ConvProjection(32, 2, dict(type='BN'), out_per_channel=2).eval()
     with torch.no_grad():
         assert proj(x, (12, 10)).is_contiguous()
+
+
+def test_quickgelu_inference_path_matches_autograd_path():
+    x = torch.randn(4, 7, 16)
+    act = QuickGELU()
+    want = x * torch.sigmoid(1.702 * x)
+    with torch.no_grad():
+        got = act(x.clone())
+    assert torch.equal(got, want)
+    xg = x.clone().requires_grad_()
+    act(xg).sum().backward()
+    assert torch.equal(act(xg).detach(), want) and xg.grad is not None
