@@ -375,3 +375,72 @@ def test_encoder_decoder_with_cvt_uperhead_builds_and_runs():
     with torch.no_grad():
         logits = model(torch.randn(2, 3, 96, 160), mode='tensor')
     assert logits.shape == (2, 5, 24, 40)  # stride 4
+
+
+# -- deployment: fused BatchNorm and torch.compile ---------------------------
+def test_fused_deploy_model_matches_eager_and_has_no_batchnorm():
+    from conftest import randomise_bn
+    model = tiny(drop_path_rate=0.).eval()
+    randomise_bn(model, seed=5)
+    fused = copy.deepcopy(model).fuse()
+    assert not any(isinstance(m, _BatchNorm) for m in fused.modules())
+    x = torch.randn(2, 3, 72, 56)
+    with torch.no_grad():
+        for a, b in zip(model(x), fused(x)):
+            assert (a - b).abs().max() <= 1e-4
+    cls = copy.deepcopy(fused)
+    cls.out_type = 'cls_token'
+    model.out_type = 'cls_token'
+    with torch.no_grad():
+        assert (cls(x)[0] - model(x)[0]).abs().max() <= 1e-4
+
+
+def test_block_compiles_without_graph_breaks():
+    import torch._dynamo
+    torch._dynamo.reset()
+    block = Block(32, 2).eval()
+    x, cls = torch.randn(2, 48, 32), torch.randn(2, 1, 32)
+    explained = torch._dynamo.explain(block)(x, (6, 8), cls)
+    assert explained.graph_break_count == 0, explained.break_reasons
+    assert explained.graph_count == 1
+
+
+def test_compiled_model_matches_eager():
+    from conftest import randomise_bn
+    torch._dynamo.reset()
+    model = tiny(drop_path_rate=0.).eval()
+    randomise_bn(model, seed=2)
+    compiled = torch.compile(model, fullgraph=True)
+    x = torch.randn(2, 3, 64, 48)
+    with torch.no_grad():
+        want = model(x)
+        got = compiled(x)
+    for a, b in zip(want, got):
+        assert a.shape == b.shape
+        assert (a - b).abs().max() <= 1e-4
+
+
+@pytest.mark.parametrize('batch', [1, 2])
+def test_token_layout_stays_channels_last_without_copies(batch):
+    """The token <-> map views must keep convolutions in channels-last for
+    any batch size (batch 1 used to fall back to NCHW, forcing copies)."""
+    from cvt_backbone.cvt import ConvProjection, tokens_to_map
+    x = torch.randn(batch, 12 * 10, 32)
+    m = tokens_to_map(x, (12, 10))
+    assert m.data_ptr() == x.data_ptr()
+    assert m.is_contiguous(memory_format=torch.channels_last)
+    proj = ConvProjection(32, 2, dict(type='BN'), out_per_channel=2).eval()
+    with torch.no_grad():
+        assert proj(x, (12, 10)).is_contiguous()
+
+
+def test_quickgelu_inference_path_matches_autograd_path():
+    x = torch.randn(4, 7, 16)
+    act = QuickGELU()
+    want = x * torch.sigmoid(1.702 * x)
+    with torch.no_grad():
+        got = act(x.clone())
+    assert torch.equal(got, want)
+    xg = x.clone().requires_grad_()
+    act(xg).sum().backward()
+    assert torch.equal(act(xg).detach(), want) and xg.grad is not None
