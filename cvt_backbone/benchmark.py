@@ -44,29 +44,16 @@ CASES: Dict[str, Dict[str, Any]] = {
 # (training only); ours_compile: torch.compile'd; theirs: transformers.
 VARIANTS = ('ours', 'theirs', 'ours_cp', 'ours_compile')
 DEFAULT_VARIANTS = ('ours', 'theirs', 'ours_cp')
-ARCHS = {
-    '13': dict(embed_dims=[64, 192, 384], depths=[1, 2, 10],
-               num_heads=[1, 3, 6]),
-    '21': dict(embed_dims=[64, 192, 384], depths=[1, 4, 16],
-               num_heads=[1, 3, 6]),
-    'w24': dict(embed_dims=[192, 768, 1024], depths=[2, 2, 20],
-                num_heads=[3, 12, 16]),
-}
 
 
 def parse_arch(arch: Any) -> Dict[str, List[int]]:
     """``'13'``/``'cvt-21'``/``'w24'``, a dict or its JSON -> per-stage
-    ``embed_dims``, ``depths``, ``num_heads``."""
+    ``embed_dims``, ``depths``, ``num_heads`` (resolved by ``CvT``)."""
+    from .cvt import CvT
     if isinstance(arch, str) and arch.lstrip().startswith('{'):
         arch = json.loads(arch)
-    if isinstance(arch, dict):
-        return {k: list(arch[k]) for k in ('embed_dims', 'depths',
-                                           'num_heads')}
-    key = str(arch).lower().replace('cvt', '').strip('-_ ')
-    if key not in ARCHS:
-        raise ValueError(f'unknown arch {arch!r}; use one of {sorted(ARCHS)} '
-                         'or a JSON dict')
-    return ARCHS[key]
+    full = CvT.resolve_arch(arch)
+    return {k: list(full[k]) for k in ('embed_dims', 'depths', 'num_heads')}
 
 
 def hf_config(arch: Dict[str, List[int]]):

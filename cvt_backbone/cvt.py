@@ -398,7 +398,7 @@ class CvT(BaseModule):
                           'please use "init_cfg" instead')
             self.init_cfg = dict(type='Pretrained', checkpoint=pretrained)
 
-        self.arch = self._parse_arch(arch)
+        self.arch = self.resolve_arch(arch)
         dims = self.arch['embed_dims']
         self.embed_dims = list(dims)
         self.in_channels = in_channels
@@ -434,15 +434,19 @@ class CvT(BaseModule):
         self._freeze_stages()
 
     # -- argument parsing -------------------------------------------------
-    def _parse_arch(self, arch: Union[str, dict]) -> dict:
+    @classmethod
+    def resolve_arch(cls, arch: Union[str, dict]) -> dict:
+        """An arch name (``'13'``, ``'cvt-21'``...) or dict -> the full
+        per-stage dict (``embed_dims``, ``depths``, ``num_heads``,
+        ``mlp_ratios``, ``drop_path_rates``)."""
         if isinstance(arch, str):
             key = arch.lower().replace('cvt', '').strip('-_ ')
-            if key not in self.arch_zoo:
+            if key not in cls.arch_zoo:
                 raise ValueError(
                     f'Unknown CvT arch {arch!r}; valid names are '
-                    f'{sorted(self.arch_zoo)} (also as "cvt-13" etc.) or a '
+                    f'{sorted(cls.arch_zoo)} (also as "cvt-13" etc.) or a '
                     'dict with embed_dims, depths and num_heads')
-            arch = dict(self.arch_zoo[key])
+            arch = dict(cls.arch_zoo[key])
         elif isinstance(arch, dict):
             missing = {'embed_dims', 'depths', 'num_heads'} - set(arch)
             if missing:
@@ -450,11 +454,11 @@ class CvT(BaseModule):
             arch = dict(arch)
         else:
             raise TypeError(f'arch must be a str or dict, got {type(arch)}')
-        arch.setdefault('mlp_ratios', [4.] * self.num_stages)
+        arch.setdefault('mlp_ratios', [4.] * cls.num_stages)
         arch.setdefault('drop_path_rates', [0., 0., 0.1])
         for key in ('embed_dims', 'depths', 'num_heads', 'mlp_ratios'):
-            if len(arch[key]) != self.num_stages:
-                raise ValueError(f'arch[{key!r}] needs {self.num_stages} '
+            if len(arch[key]) != cls.num_stages:
+                raise ValueError(f'arch[{key!r}] needs {cls.num_stages} '
                                  f'values, got {arch[key]}')
         return arch
 

@@ -29,11 +29,14 @@ CLASSES = ('circle', 'square', 'triangle', 'ring', 'stripes', 'checker')
 @dataclass
 class SyntheticSpec:
     image_size: int = 64
-    train_per_class: int = 160
-    val_per_class: int = 40
+    train_per_class: int = 300
+    val_per_class: int = 50
     seed: int = 0
     max_distractors: int = 0  # small objects of other classes per image
-    version: int = 2  # bump when the drawing changes
+    # each class draws its object from its own hue band (60 degrees apart),
+    # a cue a network trained from scratch for minutes on a CPU picks up
+    class_hues: bool = True
+    version: int = 3  # bump when the drawing changes
 
 
 def _color(rng: np.random.RandomState, avoid: Optional[np.ndarray] = None
@@ -42,6 +45,16 @@ def _color(rng: np.random.RandomState, avoid: Optional[np.ndarray] = None
         c = rng.randint(0, 256, 3)
         if avoid is None or np.abs(c.astype(int) - avoid).sum() > 180:
             return c
+
+
+def class_color(rng: np.random.RandomState, label: int,
+                n_classes: int = len(CLASSES)) -> np.ndarray:
+    """A BGR colour from class ``label``'s hue band (width 30 degrees,
+    centres spread evenly over the hue circle), random saturation/value."""
+    hue = (label * 360. / n_classes + rng.uniform(-15, 15)) % 360
+    hsv = np.array([[[hue / 2, rng.uniform(150, 255), rng.uniform(150, 255)]]],
+                   np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(int)
 
 
 def _background(rng: np.random.RandomState, size: int) -> np.ndarray:
@@ -120,10 +133,11 @@ def make_scene(rng: np.random.RandomState, size: int, kinds: List[str],
 
 
 def classification_image(rng: np.random.RandomState, label: int,
-                         size: int, max_distractors: int = 0) -> np.ndarray:
+                         size: int, max_distractors: int = 0,
+                         class_hues: bool = True) -> np.ndarray:
     """One image of class ``CLASSES[label]``: a large object of that kind
-    on a noisy gradient, plus up to ``max_distractors`` small objects of
-    other kinds."""
+    (coloured from the class's hue band with ``class_hues``) on a noisy
+    gradient, plus up to ``max_distractors`` small objects of other kinds."""
     others = [k for i, k in enumerate(CLASSES) if i != label]
     n_distract = rng.randint(0, max_distractors + 1)
     distract = [others[i] for i in rng.choice(len(others), n_distract,
@@ -137,8 +151,10 @@ def classification_image(rng: np.random.RandomState, label: int,
                     _color(rng))
     r = rng.randint(size // 5, size // 3 + 1)
     c = (rng.randint(r, size - r + 1), rng.randint(r, size - r + 1))
+    color = class_color(rng, label) if class_hues else _color(
+        rng, avoid=img.reshape(-1, 3).mean(0))
     draw_object(img, np.zeros((size, size), np.uint8), CLASSES[label], rng, c,
-                r, _color(rng, avoid=img.reshape(-1, 3).mean(0)))
+                r, color)
     return img
 
 
@@ -170,7 +186,8 @@ def generate_classification(root: str, spec: SyntheticSpec = SyntheticSpec(),
                 [spec.seed, offset, label, spec.version])
             for i in range(per_class):
                 img = classification_image(rng, label, spec.image_size,
-                                           spec.max_distractors)
+                                           spec.max_distractors,
+                                           spec.class_hues)
                 fname = f'{name}_{i:05d}.png'
                 cv2.imwrite(os.path.join(folder, fname), img)
                 lines.append(f'{name}/{fname} {label}')
