@@ -13,7 +13,8 @@ model = dict(
     backbone=dict(
         _delete_=True, type='CvT', arch='13', out_indices=(0, 1, 2),
         out_norm=True, drop_path_rate=0.2,
-        # frozen ImageNet BatchNorm statistics: see mask-rcnn_cvt13_fpn_1x
+        # frozen ImageNet BatchNorm statistics (norm_eval) rather than SyncBN:
+        # see mask-rcnn_cvt13_fpn_1x_coco.py
         norm_cfg=dict(type='BN', requires_grad=True), norm_eval=True,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     neck=dict(type='FPN', in_channels=[64, 192, 384], out_channels=256,

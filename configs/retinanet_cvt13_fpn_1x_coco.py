@@ -15,7 +15,8 @@ model = dict(
     backbone=dict(
         _delete_=True, type='CvT', arch='13', out_indices=(1, 2),
         out_norm=True, drop_path_rate=0.1,
-        # frozen ImageNet BatchNorm statistics (2 images/GPU): see
+        # frozen ImageNet BatchNorm statistics (2 images/GPU) rather than
+        # SyncBN: see
         # mask-rcnn_cvt13_fpn_1x_coco.py
         norm_cfg=dict(type='BN', requires_grad=True), norm_eval=True,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
