@@ -267,9 +267,10 @@ def test_segmenter_forward_at_odd_sizes(name, h, w):
         s.gt_sem_seg = PixelData(data=torch.randint(0, 150, (1, h, w)))
         return s
 
-    model.train()
-    data = model.data_preprocessor(dict(inputs=[img],
-                                        data_samples=[sample()]), True)
+    model.train()  # two images: pyramid pooling's 1x1 BatchNorm needs > 1
+    data = model.data_preprocessor(dict(inputs=[img, img],
+                                        data_samples=[sample(), sample()]),
+                                   True)
     th, tw = data['inputs'].shape[-2:]
     assert (th, tw) == (max(h, 512), max(w, 512))  # padded to the crop
     with torch.no_grad():
