@@ -201,3 +201,153 @@ def generate_classification(root: str, spec: SyntheticSpec = SyntheticSpec(),
         n = len(CLASSES) * (spec.train_per_class + spec.val_per_class)
         print(f'wrote {n} images of {len(CLASSES)} classes to {root}')
     return root
+
+
+# -- dense prediction ----------------------------------------------------
+# The same scenes written twice: as a COCO-format instance set (boxes and RLE
+# masks of each object's visible pixels) and as an ADE-style semantic set
+# (images + PNG label maps, 0 = background, k = CLASSES[k - 1]).
+#
+#   generate_detection(root):     root/{train,val}/<id>.png
+#                                 root/annotations/instances_{train,val}.json
+#   generate_segmentation(root):  root/images/{training,validation}/<id>.png
+#                                 root/annotations/{training,validation}/<id>.png
+#
+# Image i of a split is drawn from its own seed (spec.seed, split, i,
+# spec.version), so both sets hold exactly the same scenes.
+
+DENSE_SPLITS = (('train', 'training', 0), ('val', 'validation', 1))
+SEG_CLASSES = ('background', ) + CLASSES
+
+
+@dataclass
+class DenseSpec:
+    image_size: int = 128
+    train_images: int = 160
+    val_images: int = 40
+    min_objects: int = 1
+    max_objects: int = 4
+    min_radius: int = 12
+    max_radius: int = 30
+    min_area: int = 30  # objects with fewer visible pixels are dropped
+    seed: int = 0
+    version: int = 1  # bump when the drawing changes
+
+
+def dense_scene(spec: DenseSpec, split_offset: int, index: int
+                ) -> Tuple[np.ndarray, List[Dict]]:
+    """Scene ``index`` of a split: BGR image and its objects
+    ``dict(kind, label, mask)`` (label indexes ``CLASSES``; objects hidden
+    below ``spec.min_area`` visible pixels are left out)."""
+    rng = np.random.RandomState(
+        [spec.seed, 100 + split_offset, index, spec.version])
+    n = rng.randint(spec.min_objects, spec.max_objects + 1)
+    kinds = [CLASSES[i] for i in rng.randint(0, len(CLASSES), n)]
+    img, objects = make_scene(rng, spec.image_size, kinds, spec.min_radius,
+                              spec.max_radius)
+    kept = []
+    for obj in objects:
+        if int(obj['mask'].sum()) >= spec.min_area:
+            kept.append(dict(kind=obj['kind'],
+                             label=CLASSES.index(obj['kind']),
+                             mask=obj['mask']))
+    return img, kept
+
+
+def _write_spec(root: str, spec) -> None:
+    with open(os.path.join(root, 'spec.json'), 'w') as f:
+        json.dump(asdict(spec), f)
+
+
+def coco_annotation(mask: np.ndarray, ann_id: int, image_id: int,
+                    category_id: int) -> Dict:
+    """A COCO instance annotation with a compressed-RLE mask; ``bbox`` is the
+    mask's tight box ``[x, y, w, h]`` (pixel edges)."""
+    from pycocotools import mask as mask_utils
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    ys, xs = np.nonzero(mask)
+    x0, y0 = int(xs.min()), int(ys.min())
+    bbox = [x0, y0, int(xs.max()) + 1 - x0, int(ys.max()) + 1 - y0]
+    return dict(id=ann_id, image_id=image_id, category_id=category_id,
+                segmentation=dict(size=[int(s) for s in rle['size']],
+                                  counts=rle['counts'].decode('ascii')),
+                area=float(mask.sum()), bbox=bbox, iscrowd=0)
+
+
+def generate_detection(root: str, spec: DenseSpec = DenseSpec(),
+                       verbose: bool = True) -> str:
+    """Write the COCO-format instance set under ``root`` (see above) unless
+    it is already there. Category ids are 1..6 in ``CLASSES`` order.
+    Returns ``root``."""
+    if _is_complete(root, spec):
+        return root
+    if verbose:
+        print(f'generating the synthetic COCO set in {root} ...', flush=True)
+    os.makedirs(os.path.join(root, 'annotations'), exist_ok=True)
+    categories = [dict(id=i + 1, name=name, supercategory='shape')
+                  for i, name in enumerate(CLASSES)]
+    n_objects = 0
+    for split, _, offset in DENSE_SPLITS:
+        os.makedirs(os.path.join(root, split), exist_ok=True)
+        count = spec.train_images if split == 'train' else spec.val_images
+        images, annotations = [], []
+        for i in range(count):
+            img, objects = dense_scene(spec, offset, i)
+            fname = f'{i:06d}.png'
+            cv2.imwrite(os.path.join(root, split, fname), img)
+            images.append(dict(id=i + 1, file_name=fname,
+                               height=spec.image_size,
+                               width=spec.image_size))
+            for obj in objects:
+                annotations.append(coco_annotation(
+                    obj['mask'], len(annotations) + 1, i + 1,
+                    obj['label'] + 1))
+        n_objects += len(annotations)
+        with open(os.path.join(root, 'annotations',
+                               f'instances_{split}.json'), 'w') as f:
+            json.dump(dict(images=images, annotations=annotations,
+                           categories=categories), f)
+    _write_spec(root, spec)
+    if verbose:
+        print(f'wrote {spec.train_images + spec.val_images} images with '
+              f'{n_objects} objects to {root}')
+    return root
+
+
+def semantic_label_map(objects: List[Dict], size: int) -> np.ndarray:
+    """``uint8 [S, S]``: 0 background, ``label + 1`` on each object's
+    visible pixels."""
+    seg = np.zeros((size, size), np.uint8)
+    for obj in objects:
+        seg[obj['mask'].astype(bool)] = obj['label'] + 1
+    return seg
+
+
+def generate_segmentation(root: str, spec: DenseSpec = DenseSpec(),
+                          verbose: bool = True) -> str:
+    """Write the ADE-style semantic set under ``root`` (see above) unless it
+    is already there. Classes are ``SEG_CLASSES`` (background first, so use
+    ``reduce_zero_label=False``). Returns ``root``."""
+    if _is_complete(root, spec):
+        return root
+    if verbose:
+        print(f'generating the synthetic ADE-style set in {root} ...',
+              flush=True)
+    for _, split, offset in DENSE_SPLITS:
+        img_dir = os.path.join(root, 'images', split)
+        ann_dir = os.path.join(root, 'annotations', split)
+        os.makedirs(img_dir, exist_ok=True)
+        os.makedirs(ann_dir, exist_ok=True)
+        count = spec.train_images if split == 'training' else spec.val_images
+        for i in range(count):
+            img, objects = dense_scene(spec, offset, i)
+            cv2.imwrite(os.path.join(img_dir, f'{i:06d}.png'), img)
+            cv2.imwrite(os.path.join(ann_dir, f'{i:06d}.png'),
+                        semantic_label_map(objects, spec.image_size))
+    with open(os.path.join(root, 'classes.txt'), 'w') as f:
+        f.write('\n'.join(SEG_CLASSES) + '\n')
+    _write_spec(root, spec)
+    if verbose:
+        print(f'wrote {spec.train_images + spec.val_images} images and label '
+              f'maps to {root}')
+    return root

@@ -1,0 +1,102 @@
+"""The synthetic dense-prediction sets: COCO instance set and ADE-style
+semantic set written from the same deterministic scenes."""
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from cvt_backbone.synthetic import (CLASSES, SEG_CLASSES, DenseSpec,
+                                    SyntheticSpec, dense_scene,
+                                    generate_classification,
+                                    generate_detection, generate_segmentation)
+
+SPEC = DenseSpec(image_size=64, train_images=6, val_images=3,
+                 min_radius=6, max_radius=14, min_area=10)
+
+
+@pytest.fixture(scope='module')
+def sets(tmp_path_factory):
+    root = tmp_path_factory.mktemp('dense')
+    det = generate_detection(str(root / 'coco'), SPEC, verbose=False)
+    seg = generate_segmentation(str(root / 'ade'), SPEC, verbose=False)
+    return det, seg
+
+
+def test_scenes_are_deterministic_and_split_dependent():
+    a_img, a_obj = dense_scene(SPEC, 0, 3)
+    b_img, b_obj = dense_scene(SPEC, 0, 3)
+    assert np.array_equal(a_img, b_img)
+    assert [o['label'] for o in a_obj] == [o['label'] for o in b_obj]
+    assert not np.array_equal(a_img, dense_scene(SPEC, 1, 3)[0])
+    assert not np.array_equal(a_img, dense_scene(SPEC, 0, 4)[0])
+
+
+def test_coco_set_is_valid_and_matches_the_scenes(sets):
+    from pycocotools import mask as mask_utils
+    from pycocotools.coco import COCO
+    det, _ = sets
+    for split, count, offset in (('train', 6, 0), ('val', 3, 1)):
+        path = os.path.join(det, 'annotations', f'instances_{split}.json')
+        coco = COCO(path)
+        assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == \
+            list(CLASSES)
+        assert len(coco.getImgIds()) == count
+        for img_id in coco.getImgIds():
+            info = coco.loadImgs(img_id)[0]
+            img = cv2.imread(os.path.join(det, split, info['file_name']))
+            scene, objects = dense_scene(SPEC, offset, img_id - 1)
+            assert np.array_equal(img, scene)  # lossless PNG, same scene
+            anns = coco.loadAnns(coco.getAnnIds(imgIds=img_id))
+            assert len(anns) == len(objects)
+            for ann, obj in zip(anns, objects):
+                assert ann['category_id'] == obj['label'] + 1
+                mask = coco.annToMask(ann)
+                assert np.array_equal(mask, obj['mask'])
+                assert ann['area'] == mask.sum() >= SPEC.min_area
+                ys, xs = np.nonzero(mask)
+                assert ann['bbox'] == [xs.min(), ys.min(),
+                                       xs.max() - xs.min() + 1,
+                                       ys.max() - ys.min() + 1]
+                assert ann['iscrowd'] == 0
+                assert mask_utils.area(ann['segmentation']) == ann['area']
+
+
+def test_ade_set_matches_the_coco_set(sets):
+    from pycocotools.coco import COCO
+    det, seg = sets
+    assert open(os.path.join(seg, 'classes.txt')).read().split() == \
+        list(SEG_CLASSES)
+    coco = COCO(os.path.join(det, 'annotations', 'instances_val.json'))
+    for img_id in coco.getImgIds():
+        name = coco.loadImgs(img_id)[0]['file_name']
+        img = cv2.imread(os.path.join(seg, 'images', 'validation', name))
+        assert np.array_equal(
+            img, cv2.imread(os.path.join(det, 'val', name)))
+        label = cv2.imread(os.path.join(seg, 'annotations', 'validation',
+                                        name), cv2.IMREAD_UNCHANGED)
+        assert label.dtype == np.uint8 and label.shape == (64, 64)
+        want = np.zeros((64, 64), np.uint8)
+        for ann in coco.loadAnns(coco.getAnnIds(imgIds=img_id)):
+            want[coco.annToMask(ann).astype(bool)] = ann['category_id']
+        assert np.array_equal(label, want)
+    n_train = len(os.listdir(os.path.join(seg, 'annotations', 'training')))
+    assert n_train == 6
+
+
+def test_generation_is_idempotent_and_spec_sensitive(sets, tmp_path):
+    det, _ = sets
+    path = os.path.join(det, 'annotations', 'instances_val.json')
+    mtime = os.path.getmtime(path)
+    generate_detection(det, SPEC, verbose=False)
+    assert os.path.getmtime(path) == mtime
+    other = DenseSpec(**dict(vars(SPEC), seed=1))
+    generate_detection(det, other, verbose=False)
+    assert json.load(open(os.path.join(det, 'spec.json')))['seed'] == 1
+
+
+def test_classification_generator_unchanged(tmp_path):
+    spec = SyntheticSpec(image_size=32, train_per_class=1, val_per_class=1)
+    root = generate_classification(str(tmp_path), spec, verbose=False)
+    assert sorted(os.listdir(os.path.join(root, 'train'))) == sorted(CLASSES)
