@@ -39,8 +39,14 @@ demo: env
 	$(PY) tools/make_synthetic_data.py data/synthetic
 	$(PY) tools/train.py configs/demo_cvt13_synthetic.py
 
+# Dense-prediction demo (work in progress, see README): Mask R-CNN and UperNet
+# with a small CvT on generated COCO / ADE-style sets.
+demo-dense: env
+	$(PY) tools/demo_dense.py
+
+# Side-by-side speed/memory benchmark against transformers' CvtModel.
 benchmark: env
-	$(PY) tools/benchmark.py
+	$(PY) tools/benchmark.py --out docs/benchmark
 
 clean-env:
 	rm -rf $(VENV)
