@@ -18,6 +18,8 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+from .runtime import last_checkpoint
+
 DET_DEMO = 'configs/demo_mask-rcnn_cvt_synthetic.py'
 SEG_DEMO = 'configs/demo_upernet_cvt_synthetic.py'
 
@@ -117,11 +119,6 @@ def infer(config, checkpoint: Optional[str], image: str,
 
 
 # -- the embedded demo ----------------------------------------------------
-def _last_checkpoint(work_dir: str) -> str:
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        return f.read().strip()
-
-
 def _val_metric(runner, key: str) -> float:
     return float(runner.message_hub.get_scalar(f'val/{key}').current())
 
@@ -165,7 +162,10 @@ def run_demo(work_dir: str = 'work_dirs/demo_dense', data_root: str = 'data',
         else:
             report['mIoU'] = _val_metric(runner, 'mIoU')
             image = osp.join(ade_root, 'images', 'validation', '000000.png')
-        ckpt = _last_checkpoint(task_dir)
+        ckpt = last_checkpoint(task_dir)
+        if ckpt is None:
+            raise FileNotFoundError(f'training saved no checkpoint in '
+                                    f'{task_dir}')
         out = osp.join(work_dir, f'{task}_prediction.png')
         result, out = infer(runner.cfg, ckpt, image, out)
         report[f'{task}_checkpoint'] = ckpt

@@ -19,11 +19,11 @@ import os
 import os.path as osp
 import pickle
 import random
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction  # noqa: F401 (CLI re-export)
+from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer, print_log
 from mmengine.registry import HOOKS
@@ -85,7 +85,7 @@ class TrainingSummaryHook(Hook):
             plot = plot_curves(log_dir, osp.join(log_dir, 'curves.png'))
         except (FileNotFoundError, ValueError) as e:
             print_log(f'no curves plotted: {e}', logger='current', level=30)
-        ckpt = _last_checkpoint(runner.work_dir)
+        ckpt = last_checkpoint(runner.work_dir)
         summary = dict(epoch=self.last_epoch, metrics=self.last_metrics,
                        checkpoint=ckpt, curves=plot, work_dir=runner.work_dir)
         with open(osp.join(runner.work_dir, 'summary.json'), 'w') as f:
@@ -122,7 +122,9 @@ class EpochSeedHook(Hook):
         torch.manual_seed(seed)
 
 
-def _last_checkpoint(work_dir: str) -> Optional[str]:
+def last_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint mmengine's CheckpointHook saved last in ``work_dir``
+    (its ``last_checkpoint`` file), or ``None``."""
     path = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(path):
         with open(path) as f:

@@ -143,7 +143,7 @@ def classification_image(rng: np.random.RandomState, label: int,
     distract = [others[i] for i in rng.choice(len(others), n_distract,
                                               replace=False)]
     s = size // 64 or 1
-    img, _ = make_scene(rng, size, [], 1, 1)
+    img = _background(rng, size)
     for kind in distract:
         r = rng.randint(3 * s, 6 * s + 1)
         c = (rng.randint(r, size - r + 1), rng.randint(r, size - r + 1))
@@ -164,6 +164,11 @@ def _is_complete(root: str, spec: SyntheticSpec) -> bool:
             return json.load(f) == asdict(spec)
     except (OSError, ValueError):
         return False
+
+
+def _write_spec(root: str, spec) -> None:
+    with open(os.path.join(root, 'spec.json'), 'w') as f:
+        json.dump(asdict(spec), f)
 
 
 def generate_classification(root: str, spec: SyntheticSpec = SyntheticSpec(),
@@ -195,8 +200,7 @@ def generate_classification(root: str, spec: SyntheticSpec = SyntheticSpec(),
             f.write('\n'.join(lines) + '\n')
     with open(os.path.join(root, 'classes.txt'), 'w') as f:
         f.write('\n'.join(CLASSES) + '\n')
-    with open(os.path.join(root, 'spec.json'), 'w') as f:
-        json.dump(asdict(spec), f)
+    _write_spec(root, spec)
     if verbose:
         n = len(CLASSES) * (spec.train_per_class + spec.val_per_class)
         print(f'wrote {n} images of {len(CLASSES)} classes to {root}')
@@ -252,11 +256,6 @@ def dense_scene(spec: DenseSpec, split_offset: int, index: int
                              label=CLASSES.index(obj['kind']),
                              mask=obj['mask']))
     return img, kept
-
-
-def _write_spec(root: str, spec) -> None:
-    with open(os.path.join(root, 'spec.json'), 'w') as f:
-        json.dump(asdict(spec), f)
 
 
 def coco_annotation(mask: np.ndarray, ann_id: int, image_id: int,
