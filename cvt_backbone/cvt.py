@@ -512,7 +512,13 @@ class CvT(BaseModule):
     # -- forward ----------------------------------------------------------
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """``[B, C_in, H, W]`` -> tuple of ``[B, C_i, H_i, W_i]`` maps for
-        ``out_indices`` (strides 4, 8, 16), or ``([B, C],)`` class token."""
+        ``out_indices`` (strides 4, 8, 16), or ``([B, C],)`` class token.
+
+        The maps are returned contiguous (plain NCHW memory), not as the
+        channels-last views the stages use inside: mmcv's compiled ops read
+        raw NCHW memory without checking (RoIAlign on the CPU silently pools
+        scrambled features from a channels-last map, and a conv neck passes
+        the layout on to it), so a backbone must hand over standard maps."""
         self._check_input(x)
         outs = []
         cls_token = None
@@ -520,7 +526,7 @@ class CvT(BaseModule):
             x, hw, cls_token = stage(x)
             if self.out_type == 'featmap' and i in self.out_indices:
                 out = getattr(self, f'norm{i}')(x) if self.out_norm else x
-                outs.append(tokens_to_map(out, hw))
+                outs.append(tokens_to_map(out, hw).contiguous())
             x = tokens_to_map(x, hw)
         if self.out_type == 'cls_token':
             return (cls_token.flatten(1),)

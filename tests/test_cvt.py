@@ -177,6 +177,16 @@ def test_out_indices_out_norm_and_cls_token():
         tiny(out_type='tokens')
 
 
+@pytest.mark.parametrize('batch', [1, 2])
+def test_output_maps_are_plain_nchw(batch):
+    """Stages run channels-last inside, but the returned maps must be plain
+    contiguous NCHW: mmcv's compiled ops (RoIAlign) read raw NCHW memory and
+    pool scrambled features from a channels-last map."""
+    outs = tiny(out_indices=(0, 1, 2), out_norm=True).eval()(
+        torch.randn(batch, 3, 67, 45))
+    assert all(o.is_contiguous() for o in outs)
+
+
 @pytest.mark.parametrize('x,match', [
     (torch.randn(3, 64, 64), '4-D'),
     (torch.randn(1, 1, 64, 64), '3 input channels'),

@@ -249,6 +249,28 @@ def test_detector_forward_at_odd_sizes(name, h, w):
         assert (fh, fw) == (-(-ph // stride), -(-pw // stride))
 
 
+def test_roi_features_pool_the_right_pixels():
+    """Mask R-CNN-CvT's RoIAlign (mmcv, compiled) must see the neck's maps in
+    the memory layout it assumes: pooling them must equal pooling a plain
+    NCHW copy. A channels-last map from the backbone passes through the FPN
+    convs and RoIAlign then pools scrambled features (the heads learn
+    nothing) without any error."""
+    from mmdet.structures.bbox import bbox2roi
+    torch.manual_seed(0)
+    cfg = shrink(load('mask-rcnn_cvt13_fpn_1x_coco.py'))
+    model = models_registry(cfg).build(cfg.model).eval()
+    with torch.no_grad():
+        feats = model.extract_feat(torch.randn(2, 3, 96, 128))
+        rois = bbox2roi([
+            torch.tensor([[8., 8., 60., 50.], [30., 2., 90., 40.]]),
+            torch.tensor([[0., 0., 128., 96.]])])
+        extractor = model.roi_head.bbox_roi_extractor
+        n = extractor.num_inputs
+        got = extractor(feats[:n], rois)
+        want = extractor([f.contiguous() for f in feats[:n]], rois)
+    assert torch.equal(got, want)
+
+
 @pytest.mark.parametrize('name', ['upernet_cvt13_512x512_160k_ade20k.py',
                                   'fpn_cvt13_512x512_160k_ade20k.py'])
 @pytest.mark.parametrize('h,w', SIZES)
