@@ -111,11 +111,13 @@ def draw_object(img: np.ndarray, mask: np.ndarray, kind: str,
 
 
 def make_scene(rng: np.random.RandomState, size: int, kinds: List[str],
-               min_radius: int, max_radius: int
+               min_radius: int, max_radius: int, class_hues: bool = True
                ) -> Tuple[np.ndarray, List[Dict]]:
     """An image with one object of each kind in ``kinds`` (drawn in order, so
-    later ones may occlude earlier ones). Returns the BGR image and, per
-    object, ``dict(kind, mask)`` of its visible pixels."""
+    later ones may occlude earlier ones), each coloured from its class's hue
+    band with ``class_hues`` (as the classification set), else in a random
+    colour that stands out from the background. Returns the BGR image and,
+    per object, ``dict(kind, mask)`` of its visible pixels."""
     img = _background(rng, size)
     bg_mean = img.reshape(-1, 3).mean(0)
     objects: List[Dict] = []
@@ -124,8 +126,9 @@ def make_scene(rng: np.random.RandomState, size: int, kinds: List[str],
         center = (rng.randint(radius, size - radius + 1),
                   rng.randint(radius, size - radius + 1))
         mask = np.zeros((size, size), np.uint8)
-        draw_object(img, mask, kind, rng, center, radius,
-                    _color(rng, avoid=bg_mean))
+        color = (class_color(rng, CLASSES.index(kind)) if class_hues
+                 else _color(rng, avoid=bg_mean))
+        draw_object(img, mask, kind, rng, center, radius, color)
         for obj in objects:  # occlusion
             obj['mask'][mask.astype(bool)] = 0
         objects.append(dict(kind=kind, mask=mask))
@@ -234,8 +237,11 @@ class DenseSpec:
     min_radius: int = 12
     max_radius: int = 30
     min_area: int = 30  # objects with fewer visible pixels are dropped
+    # objects drawn from their class's hue band, as in the classification
+    # set, so a backbone pre-trained there (make demo) recognises them
+    class_hues: bool = True
     seed: int = 0
-    version: int = 1  # bump when the drawing changes
+    version: int = 2  # bump when the drawing changes
 
 
 def dense_scene(spec: DenseSpec, split_offset: int, index: int
@@ -248,7 +254,7 @@ def dense_scene(spec: DenseSpec, split_offset: int, index: int
     n = rng.randint(spec.min_objects, spec.max_objects + 1)
     kinds = [CLASSES[i] for i in rng.randint(0, len(CLASSES), n)]
     img, objects = make_scene(rng, spec.image_size, kinds, spec.min_radius,
-                              spec.max_radius)
+                              spec.max_radius, spec.class_hues)
     kept = []
     for obj in objects:
         if int(obj['mask'].sum()) >= spec.min_area:

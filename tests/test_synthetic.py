@@ -33,6 +33,28 @@ def test_scenes_are_deterministic_and_split_dependent():
     assert not np.array_equal(a_img, dense_scene(SPEC, 0, 4)[0])
 
 
+def _hue_offsets(spec, n_scenes=6):
+    """Per object: how far (degrees) its pixels' hue lies from the centre of
+    its class's hue band (class k centred at k * 360 / n_classes)."""
+    offsets = []
+    for index in range(n_scenes):
+        img, objects = dense_scene(spec, 0, index)
+        hue = cv2.cvtColor(img, cv2.COLOR_BGR2HSV_FULL)[..., 0] * (360 / 256)
+        for obj in objects:
+            centre = obj['label'] * 360 / len(CLASSES)
+            d = np.abs((hue[obj['mask'].astype(bool)] - centre + 180) % 360
+                       - 180)
+            offsets.append(d.max())
+    return np.array(offsets)
+
+
+def test_objects_take_their_class_hue_as_in_the_classification_set():
+    # band half-width 15 degrees, plus uint8 HSV rounding
+    assert (_hue_offsets(SPEC) <= 15 + 3).all()
+    random = _hue_offsets(DenseSpec(**dict(vars(SPEC), class_hues=False)))
+    assert (random > 18).any()
+
+
 def test_coco_set_is_valid_and_matches_the_scenes(sets):
     from pycocotools import mask as mask_utils
     from pycocotools.coco import COCO
