@@ -39,8 +39,8 @@ demo: env
 	$(PY) tools/make_synthetic_data.py data/synthetic
 	$(PY) tools/train.py configs/demo_cvt13_synthetic.py
 
-# Dense-prediction demo (work in progress, see README): Mask R-CNN and UperNet
-# with a small CvT on generated COCO / ADE-style sets.
+# Dense-prediction demo: Mask R-CNN and UperNet with a small CvT trained on
+# generated COCO / ADE-style sets on the CPU; prints bbox/segm mAP and mIoU.
 demo-dense: env
 	$(PY) tools/demo_dense.py
 
