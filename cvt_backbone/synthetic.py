@@ -238,7 +238,8 @@ class DenseSpec:
     max_radius: int = 30
     min_area: int = 30  # objects with fewer visible pixels are dropped
     # objects drawn from their class's hue band, as in the classification
-    # set, so a backbone pre-trained there (make demo) recognises them
+    # set: one distribution, so a backbone pre-trained there (make demo)
+    # transfers, and a cue the from-scratch CPU demos pick up quickly
     class_hues: bool = True
     seed: int = 0
     version: int = 2  # bump when the drawing changes
