@@ -19,15 +19,11 @@ TINY = dict(embed_dims=[16, 32, 48], depths=[1, 1, 1], num_heads=[1, 2, 2])
 
 
 def dense_configs():
-    out = []
-    for path in sorted(glob.glob(osp.join(REPO, 'configs', '*.py'))):
-        text = open(path).read()
-        if "default_scope = 'mmdet'" in text or \
-                "default_scope = 'mmseg'" in text or \
-                osp.basename(path).startswith(('mask-rcnn', 'retinanet',
-                                               'upernet', 'fpn')):
-            out.append(osp.basename(path))
-    return out
+    """Every config in configs/ whose (inherited) scope is mmdet or mmseg."""
+    return [osp.basename(path)
+            for path in sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
+            if Config.fromfile(path).get('default_scope') in ('mmdet',
+                                                              'mmseg')]
 
 
 DENSE = dense_configs()
