@@ -57,6 +57,16 @@ def class_color(rng: np.random.RandomState, label: int,
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(int)
 
 
+def object_color(rng: np.random.RandomState, label: int, class_hues: bool,
+                 bg_mean: np.ndarray) -> np.ndarray:
+    """An object's BGR colour: from class ``label``'s hue band with
+    ``class_hues``, else random and far from the background's mean colour
+    ``bg_mean``."""
+    if class_hues:
+        return class_color(rng, label)
+    return _color(rng, avoid=bg_mean)
+
+
 def _background(rng: np.random.RandomState, size: int) -> np.ndarray:
     """Smooth two-colour gradient plus noise, BGR uint8 ``[S, S, 3]``."""
     a, b = _color(rng), _color(rng)
@@ -126,8 +136,7 @@ def make_scene(rng: np.random.RandomState, size: int, kinds: List[str],
         center = (rng.randint(radius, size - radius + 1),
                   rng.randint(radius, size - radius + 1))
         mask = np.zeros((size, size), np.uint8)
-        color = (class_color(rng, CLASSES.index(kind)) if class_hues
-                 else _color(rng, avoid=bg_mean))
+        color = object_color(rng, CLASSES.index(kind), class_hues, bg_mean)
         draw_object(img, mask, kind, rng, center, radius, color)
         for obj in objects:  # occlusion
             obj['mask'][mask.astype(bool)] = 0
@@ -154,8 +163,7 @@ def classification_image(rng: np.random.RandomState, label: int,
                     _color(rng))
     r = rng.randint(size // 5, size // 3 + 1)
     c = (rng.randint(r, size - r + 1), rng.randint(r, size - r + 1))
-    color = class_color(rng, label) if class_hues else _color(
-        rng, avoid=img.reshape(-1, 3).mean(0))
+    color = object_color(rng, label, class_hues, img.reshape(-1, 3).mean(0))
     draw_object(img, np.zeros((size, size), np.uint8), CLASSES[label], rng, c,
                 r, color)
     return img
