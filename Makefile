@@ -6,37 +6,42 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: env test test-fast demo demo-dense benchmark clean-env
+.PHONY: env lint test test-fast demo demo-dense benchmark clean-env
 
 env: $(STAMP)
 
-# 1. torch first and pinned (the CPU wheel), so nothing later pulls a CUDA
-#    build;
-# 2. mmcv 2.1.0 compiled with its ops against that torch, with the build
-#    tools its setup.py works with (setuptools<70); about 25 minutes on 2
-#    cores the first time, then instant from pip's wheel cache;
-# 3. everything else, under constraints.txt (which also restores the
-#    setuptools torch needs at run time).
-$(STAMP): requirements.txt requirements-test.txt constraints.txt setup.py
+# 1. torch and torchvision first, pinned (constraints.txt), so nothing later
+#    pulls another build;
+# 2. the libraries and test tools, under the same constraints;
+# 3. mmcv 2.1.0 compiled with its ops against that torch
+#    (tools/setup/build_mmcv.sh: about 18 minutes on 2 cores the first time,
+#    then seconds from its wheel cache in ~/.cache/cvt_backbone);
+# 4. the setuptools torch needs at run time (mmcv's build wants an older one),
+#    then this package, editable.
+$(STAMP): requirements.txt requirements-test.txt constraints.txt setup.py tools/setup/build_mmcv.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt torch "numpy>=1.24"
-	$(PIP) install -q "setuptools<70" wheel ninja
-	MMCV_WITH_OPS=1 MAX_JOBS=2 $(PIP) install --no-build-isolation "mmcv==2.1.0"
-	$(PIP) install -q -c constraints.txt -r requirements.txt -r requirements-test.txt setuptools
+	$(PIP) install -q -c constraints.txt torch torchvision
+	$(PIP) install -q -c constraints.txt -r requirements.txt -r requirements-test.txt
+	bash tools/setup/build_mmcv.sh $(PY)
+	$(PIP) install -q -c constraints.txt setuptools
 	$(PIP) install -q -c constraints.txt --no-build-isolation --no-deps -e .
-	$(PY) -c "import mmcv.ops, mmdet.models, mmseg.models, cvt_backbone; print('environment ok')"
+	$(PY) -c "import mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, cvt_backbone; print('environment ok')"
 	touch $(STAMP)
 
-test: env
+# Lint (ruff: pyflakes, pycodestyle, isort order) on the whole tree.
+lint: env
+	$(VENV)/bin/ruff check .
+
+test: lint
 	$(PY) -m pytest -q tests
 
-test-fast: env
+test-fast: lint
 	$(PY) -m pytest -q -m "not slow" tests
 
 # The embedded demo: synthetic data (generated once), CvT-13 trained on the CPU.
 demo: env
-	$(PY) tools/make_synthetic_data.py data/synthetic
+	$(PY) tools/misc/make_synthetic_data.py data/synthetic
 	$(PY) tools/train.py configs/demo_cvt13_synthetic.py
 
 # Dense-prediction demo: Mask R-CNN and UperNet with a small CvT trained on
@@ -46,7 +51,7 @@ demo-dense: env
 
 # Side-by-side speed/memory benchmark against transformers' CvtModel.
 benchmark: env
-	$(PY) tools/benchmark.py --out docs/benchmark
+	$(PY) tools/analysis_tools/benchmark.py --out docs/benchmark
 
 clean-env:
 	rm -rf $(VENV)
