@@ -1,13 +1,18 @@
 from setuptools import find_packages, setup
 
+version = {}
+with open('cvt_backbone/version.py') as f:
+    exec(f.read(), version)
+
 setup(
     name='cvt_backbone',
-    version='0.1.0',
+    version=version['__version__'],
     description='CvT (Convolutional vision Transformer) backbone for '
-    'OpenMMLab: mmengine, mmdet and mmseg',
+    'OpenMMLab: mmpretrain, mmdet and mmseg',
     packages=find_packages(include=['cvt_backbone', 'cvt_backbone.*']),
-    python_requires='>=3.8',
-    # torch and the compiled mmcv are installed by the Makefile first (see
-    # README); listing them here would let pip pick a CUDA torch build.
-    install_requires=['mmengine>=0.10,<0.11', 'numpy', 'safetensors'],
+    python_requires='>=3.10',
+    # torch/torchvision and the compiled mmcv are installed by the Makefile
+    # first (see README); listing them here would let pip pick other builds.
+    install_requires=['mmengine>=0.10,<0.11', 'mmpretrain>=1.2,<1.3', 'numpy',
+                      'safetensors'],
 )

@@ -1,22 +1,15 @@
-"""CvT backbone for OpenMMLab (mmengine, mmdet, mmseg).
+"""CvT backbone for OpenMMLab (mmpretrain, mmdet, mmseg).
 
-Importing this package registers ``CvT``, ``QuickGELU`` and the
-classification pieces in mmengine's root ``MODELS`` registry, so configs only
-need ``custom_imports=dict(imports=['cvt_backbone'])``.
+Importing this package registers ``CvT``, ``QuickGELU`` and this project's
+hooks in mmengine's root registries, so configs only need
+``custom_imports=dict(imports=['cvt_backbone'])``, and lets mmengine resume
+from its own checkpoints under torch's ``weights_only`` loading
+(:func:`cvt_backbone.engine.allow_mmengine_checkpoints`).
 """
-from . import runtime  # noqa: F401  (safe checkpoint types)
-from .classification import *  # noqa: F401,F403
-from .classification import __all__ as _cls_all
-from .convert import (CheckpointError, convert_checkpoint, convert_state_dict,
-                      detect_format, load_pretrained, read_checkpoint)
-from .cvt import (Block, ConvAttention, ConvEmbed, ConvProjection, CvT,
-                  KVLinear, QuickGELU, Stage)
+from .engine import allow_mmengine_checkpoints
+from .models import CvT, QuickGELU
+from .version import __version__
 
-__version__ = '0.1.0'
+allow_mmengine_checkpoints()
 
-__all__ = _cls_all + [
-    'Block', 'CheckpointError', 'ConvAttention', 'ConvEmbed', 'ConvProjection',
-    'CvT', 'KVLinear', 'QuickGELU', 'Stage',
-    'convert_checkpoint', 'convert_state_dict', 'detect_format',
-    'load_pretrained', 'read_checkpoint'
-]
+__all__ = ['CvT', 'QuickGELU', '__version__']

@@ -223,10 +223,10 @@ def generate_classification(root: str, spec: SyntheticSpec = SyntheticSpec(),
 # masks of each object's visible pixels) and as an ADE-style semantic set
 # (images + PNG label maps, 0 = background, k = CLASSES[k - 1]).
 #
-#   generate_detection(root):     root/{train,val}/<id>.png
-#                                 root/annotations/instances_{train,val}.json
-#   generate_segmentation(root):  root/images/{training,validation}/<id>.png
-#                                 root/annotations/{training,validation}/<id>.png
+#   generate_detection(root):    root/{train,val}/<id>.png and
+#       root/annotations/instances_{train,val}.json
+#   generate_segmentation(root): root/images/{training,validation}/<id>.png
+#       and root/annotations/{training,validation}/<id>.png
 #
 # Image i of a split is drawn from its own seed (spec.seed, split, i,
 # spec.version), so both sets hold exactly the same scenes.

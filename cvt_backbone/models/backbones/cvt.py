@@ -7,11 +7,14 @@ and runs pre-norm blocks whose attention computes q/k/v through a depthwise
 no positional embedding, so any input size works, and a class token only in
 the last stage.
 
-Layout choices that keep it fast without changing the maths:
+This implementation is exact to the released checkpoints and is kept instead
+of an OpenMMLab or timm one because none exists (mmpretrain, mmdet, mmseg and
+timm ship no CvT), and because its layout makes it several times faster and
+leaner than ``transformers``' CvT at detection resolutions:
 
 * tokens live as contiguous ``[B, HW, C]``; the NCHW view a depthwise conv
-  needs is the zero-copy channels-last view ``x.transpose(1, 2).view(B, C, H, W)``
-  and the conv output flattens back without a copy;
+  needs is the zero-copy channels-last view of them and the conv output
+  flattens back without a copy;
 * the k and v depthwise convs are one grouped conv ``Conv2d(C, 2C, groups=C)``
   (channel ``2c`` is k, ``2c + 1`` is v) and their Linear maps one batched
   matmul (:class:`KVLinear`);
@@ -19,10 +22,25 @@ Layout choices that keep it fast without changing the maths:
   concatenated to them, so blocks never split and re-join the sequence;
 * attention runs through ``F.scaled_dot_product_attention`` with the
   checkpoints' scale ``embed_dim ** -0.5`` and never materialises T x T.
+
+The checkpoint converter for both published formats (the microsoft/CvT
+release and Hugging Face ``microsoft/cvt-*``) sits at the end of this file,
+beside the model whose keys it produces (:func:`convert_cvt_state_dict`).
 """
+import re
 import warnings
+from collections import OrderedDict
 from contextlib import contextmanager, nullcontext
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import torch
 import torch.nn as nn
@@ -38,11 +56,18 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 HW = Tuple[int, int]
+StateDictT = Dict[str, Tensor]
 
 
 @MODELS.register_module()
 class QuickGELU(nn.Module):
-    """``x * sigmoid(1.702 x)``, the activation the released CvT weights use."""
+    """``x * sigmoid(1.702 x)``: the activation of the released weights.
+
+    mmpretrain registers the same function in its own scope (for CLIP), but
+    mmdet and mmseg have none; this one, in mmengine's root registry, serves
+    all three, and at inference it makes one temporary instead of three. The
+    backbone names it ``'mmengine.QuickGELU'`` so every scope builds this one.
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         if torch.is_grad_enabled() and x.requires_grad:
@@ -65,7 +90,7 @@ def tokens_to_map(x: Tensor, hw: HW) -> Tensor:
 
 
 def map_to_tokens(x: Tensor) -> Tensor:
-    """``[B, C, H, W]`` -> ``[B, H*W, C]`` (no copy for a channels-last map)."""
+    """``[B, C, H, W]`` -> ``[B, H*W, C]`` (no copy if channels-last)."""
     return x.permute(0, 2, 3, 1).flatten(1, 2)
 
 
@@ -82,8 +107,9 @@ class ConvEmbed(nn.Module):
     def __init__(self, in_channels: int, embed_dims: int, kernel_size: int,
                  stride: int, padding: int) -> None:
         super().__init__()
-        self.proj = nn.Conv2d(in_channels, embed_dims, kernel_size, stride,
-                              padding)
+        self.proj = nn.Conv2d(in_channels, embed_dims,
+                              kernel_size=kernel_size, stride=stride,
+                              padding=padding)
         self.norm = nn.LayerNorm(embed_dims, eps=1e-5)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, HW]:
@@ -97,15 +123,16 @@ class ConvProjection(nn.Module):
 
     ``out_per_channel=2`` gives two maps per input channel (the fused k/v
     projection): output channel ``2c`` is the first map of channel ``c``,
-    ``2c + 1`` the second. ``[B, H*W, C]`` -> ``[B, H'*W', C * out_per_channel]``.
+    ``2c + 1`` the second.
+    ``[B, H*W, C]`` -> ``[B, H'*W', C * out_per_channel]``.
     """
 
     def __init__(self, dims: int, stride: int, norm_cfg: dict,
                  out_per_channel: int = 1) -> None:
         super().__init__()
         out = dims * out_per_channel
-        self.conv = nn.Conv2d(dims, out, 3, stride, 1, groups=dims,
-                              bias=False)
+        self.conv = nn.Conv2d(dims, out, kernel_size=3, stride=stride,
+                              padding=1, groups=dims, bias=False)
         self.bn = build_norm_layer(norm_cfg, out)[1]
 
     def forward(self, x: Tensor, hw: HW) -> Tensor:
@@ -118,9 +145,10 @@ class ConvProjection(nn.Module):
             return
         bn = self.bn
         scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-        conv = nn.Conv2d(self.conv.in_channels, self.conv.out_channels, 3,
-                         self.conv.stride, 1, groups=self.conv.groups,
-                         bias=True).to(self.conv.weight)
+        conv = nn.Conv2d(self.conv.in_channels, self.conv.out_channels,
+                         kernel_size=3, stride=self.conv.stride, padding=1,
+                         groups=self.conv.groups, bias=True).to(
+                             self.conv.weight)
         conv.weight.copy_(self.conv.weight * scale.view(-1, 1, 1, 1))
         conv.bias.copy_(bn.bias - bn.running_mean * scale)
         self.conv, self.bn = conv, nn.Identity()
@@ -133,7 +161,8 @@ class KVLinear(nn.Module):
     k in even and v in odd channels, and optionally the class token
     ``[B, 1, C]`` (it bypasses the conv but goes through these maps, in front
     of the sequence). Returns k and v, each ``[B, T (+1), C]``.
-    Parameters: ``weight [2, C, C]`` (k then v, each ``[out, in]``), ``bias [2, C]``.
+    Parameters: ``weight [2, C, C]`` (k then v, each ``[out, in]``) and
+    ``bias [2, C]``.
     """
 
     def __init__(self, dims: int, bias: bool = True) -> None:
@@ -181,8 +210,9 @@ class ConvAttention(nn.Module):
         # the head width: 1/sqrt(C).
         self.scale = dims**-0.5
         self.attn_drop = attn_drop
-        self.conv_q = ConvProjection(dims, 1, norm_cfg)
-        self.conv_kv = ConvProjection(dims, 2, norm_cfg, out_per_channel=2)
+        self.conv_q = ConvProjection(dims, stride=1, norm_cfg=norm_cfg)
+        self.conv_kv = ConvProjection(dims, stride=2, norm_cfg=norm_cfg,
+                                      out_per_channel=2)
         self.q = nn.Linear(dims, dims, bias=qkv_bias)
         self.kv = KVLinear(dims, bias=qkv_bias)
         self.proj = nn.Linear(dims, dims)
@@ -209,7 +239,7 @@ class ConvAttention(nn.Module):
 
 
 class Mlp(nn.Sequential):
-    """``fc1 -> act -> drop -> fc2 -> drop``; ``[B, T, C]`` -> ``[B, T, C]``."""
+    """``fc1 -> act -> drop -> fc2 -> drop``: ``[B, T, C]`` -> same."""
 
     def __init__(self, dims: int, hidden: int, act_cfg: dict,
                  drop: float = 0.) -> None:
@@ -239,29 +269,32 @@ class Block(nn.Module):
     """Pre-norm transformer block.
 
     ``x + DropPath(Attn(LN(x)))`` then ``x + DropPath(MLP(LN(x)))`` on the
-    patch tokens ``[B, H*W, C]`` and, when given, the class token ``[B, 1, C]``.
+    patch tokens ``[B, H*W, C]`` and, when given, the class token
+    ``[B, 1, C]``.
     """
 
     def __init__(self, dims: int, num_heads: int, mlp_ratio: float = 4.,
                  qkv_bias: bool = True, drop: float = 0.,
                  attn_drop: float = 0., drop_path: float = 0.,
-                 act_cfg: dict = dict(type='QuickGELU'),
+                 act_cfg: dict = dict(type='mmengine.QuickGELU'),
                  norm_cfg: dict = dict(type='BN'),
                  with_cp: bool = False) -> None:
         super().__init__()
         self.with_cp = with_cp
         self.norm1 = nn.LayerNorm(dims, eps=1e-5)
-        self.attn = ConvAttention(dims, num_heads, qkv_bias, attn_drop, drop,
-                                  norm_cfg)
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.attn = ConvAttention(dims, num_heads=num_heads,
+                                  qkv_bias=qkv_bias, attn_drop=attn_drop,
+                                  proj_drop=drop, norm_cfg=norm_cfg)
+        self.drop_path = (DropPath(drop_path) if drop_path > 0 else
+                          nn.Identity())
         self.norm2 = nn.LayerNorm(dims, eps=1e-5)
-        self.mlp = Mlp(dims, int(dims * mlp_ratio), act_cfg, drop)
+        self.mlp = Mlp(dims, hidden=int(dims * mlp_ratio), act_cfg=act_cfg,
+                       drop=drop)
 
     def _forward(self, x: Tensor, hw: HW, cls_token: Optional[Tensor]
                  ) -> Tuple[Tensor, Optional[Tensor]]:
-        a, a_cls = self.attn(self.norm1(x), hw,
-                             None if cls_token is None else
-                             self.norm1(cls_token))
+        cls_in = None if cls_token is None else self.norm1(cls_token)
+        a, a_cls = self.attn(self.norm1(x), hw, cls_in)
         x = x + self.drop_path(a)
         x = x + self.drop_path(self.mlp(self.norm2(x)))
         if cls_token is not None:
@@ -293,20 +326,22 @@ class Stage(nn.Module):
                  drop_rate: float = 0., attn_drop_rate: float = 0.,
                  drop_path_rates: Sequence[float] = (),
                  with_cls_token: bool = False,
-                 act_cfg: dict = dict(type='QuickGELU'),
+                 act_cfg: dict = dict(type='mmengine.QuickGELU'),
                  norm_cfg: dict = dict(type='BN'),
                  with_cp: bool = False) -> None:
         super().__init__()
-        self.patch_embed = ConvEmbed(in_channels, dims, patch_size, stride,
-                                     padding)
+        self.patch_embed = ConvEmbed(in_channels, dims,
+                                     kernel_size=patch_size, stride=stride,
+                                     padding=padding)
         self.pos_drop = nn.Dropout(drop_rate)
         self.cls_token = (nn.Parameter(torch.zeros(1, 1, dims))
                           if with_cls_token else None)
         rates = list(drop_path_rates) or [0.] * depth
         self.blocks = nn.ModuleList([
-            Block(dims, num_heads, mlp_ratio, qkv_bias, drop_rate,
-                  attn_drop_rate, rates[j], act_cfg, norm_cfg, with_cp)
-            for j in range(depth)
+            Block(dims, num_heads=num_heads, mlp_ratio=mlp_ratio,
+                  qkv_bias=qkv_bias, drop=drop_rate, attn_drop=attn_drop_rate,
+                  drop_path=rates[j], act_cfg=act_cfg, norm_cfg=norm_cfg,
+                  with_cp=with_cp) for j in range(depth)
         ])
 
     def forward(self, x: Tensor) -> Tuple[Tensor, HW, Optional[Tensor]]:
@@ -314,7 +349,8 @@ class Stage(nn.Module):
         x = self.pos_drop(x)
         cls_token = None
         if self.cls_token is not None:
-            cls_token = self.pos_drop(self.cls_token.expand(x.shape[0], -1, -1))
+            cls_token = self.pos_drop(
+                self.cls_token.expand(x.shape[0], -1, -1))
         for block in self.blocks:
             x, cls_token = block(x, hw, cls_token)
         return x, hw, cls_token
@@ -325,6 +361,9 @@ class CvT(BaseModule):
     """CvT backbone (Wu et al., "CvT: Introducing Convolutions to Vision
     Transformers", ICCV 2021), exact to the released checkpoints.
 
+    Registered in mmengine's root ``MODELS``, so mmpretrain, mmdet and mmseg
+    configs all build it with ``backbone=dict(type='CvT', ...)``.
+
     Args:
         arch: ``'13'``, ``'21'``, ``'w24'`` (``'cvt-13'`` style aliases too) or
             a dict with per-stage ``embed_dims``, ``depths``, ``num_heads`` and
@@ -332,9 +371,12 @@ class CvT(BaseModule):
         in_channels: input image channels.
         out_indices: stages whose feature maps are returned (strides 4/8/16).
         out_type: ``'featmap'`` returns a tuple of NCHW maps for
-            ``out_indices``; ``'cls_token'`` returns ``(cls_token,)``, the raw
-            ``[B, C]`` class token of the last stage (the classification head
-            applies the final LayerNorm and the Linear).
+            ``out_indices`` (dense prediction); ``'cls_token'`` returns
+            ``(cls_token,)``, the ``[B, C]`` class token of the last stage
+            after the final LayerNorm (classification: mmpretrain's
+            ``LinearClsHead`` on top gives the published classifier).
+        final_norm: with ``out_type='cls_token'``, apply the published
+            classifier's final LayerNorm (``cls_norm``) to the class token.
         out_norm: add a LayerNorm to each returned map (new parameters, for
             dense prediction).
         qkv_bias: bias in the q/k/v Linear maps.
@@ -351,7 +393,7 @@ class CvT(BaseModule):
         norm_eval: keep every BatchNorm in eval mode during training.
         with_cp: gradient checkpointing per block.
         pretrained: deprecated, use ``init_cfg``.
-        init_cfg: ``dict(type='Pretrained', checkpoint=PATH, prefix=None)``
+        init_cfg: ``dict(type='Pretrained', checkpoint=..., prefix=None)``
             accepts the original release, Hugging Face ``microsoft/cvt-*``
             files/folders and this project's checkpoints.
     """
@@ -374,12 +416,13 @@ class CvT(BaseModule):
                  in_channels: int = 3,
                  out_indices: Sequence[int] = (0, 1, 2),
                  out_type: str = 'featmap',
+                 final_norm: bool = True,
                  out_norm: bool = False,
                  qkv_bias: bool = True,
                  drop_rate: float = 0.,
                  attn_drop_rate: float = 0.,
                  drop_path_rate: Union[None, float, Sequence[float]] = None,
-                 act_cfg: dict = dict(type='QuickGELU'),
+                 act_cfg: dict = dict(type='mmengine.QuickGELU'),
                  norm_cfg: dict = dict(type='BN'),
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
@@ -408,8 +451,8 @@ class CvT(BaseModule):
                              f'{out_type!r}')
         self.out_type = out_type
         if not -1 <= frozen_stages <= self.num_stages:
-            raise ValueError(f'frozen_stages must be in [-1, {self.num_stages}]'
-                             f', got {frozen_stages}')
+            raise ValueError('frozen_stages must be in '
+                             f'[-1, {self.num_stages}], got {frozen_stages}')
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.with_cp = with_cp
@@ -419,18 +462,22 @@ class CvT(BaseModule):
         for i in range(self.num_stages):
             depth = self.arch['depths'][i]
             self.stages.append(Stage(
-                in_channels if i == 0 else dims[i - 1], dims[i], depth,
-                self.arch['num_heads'][i], self.patch_sizes[i],
-                self.strides[i], self.paddings[i],
+                in_channels=in_channels if i == 0 else dims[i - 1],
+                dims=dims[i], depth=depth,
+                num_heads=self.arch['num_heads'][i],
+                patch_size=self.patch_sizes[i], stride=self.strides[i],
+                padding=self.paddings[i],
                 mlp_ratio=self.arch['mlp_ratios'][i], qkv_bias=qkv_bias,
                 drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
                 drop_path_rates=torch.linspace(0, rates[i], depth).tolist(),
                 with_cls_token=i == self.num_stages - 1, act_cfg=act_cfg,
                 norm_cfg=norm_cfg, with_cp=with_cp))
         self.out_norm = out_norm
-        if out_norm:
+        if out_type == 'featmap' and out_norm:
             for i in self.out_indices:
                 self.add_module(f'norm{i}', nn.LayerNorm(dims[i], eps=1e-5))
+        self.cls_norm = (nn.LayerNorm(dims[-1], eps=1e-5)
+                         if out_type == 'cls_token' and final_norm else None)
         self._freeze_stages()
 
     # -- argument parsing -------------------------------------------------
@@ -447,7 +494,7 @@ class CvT(BaseModule):
                     f'{sorted(cls.arch_zoo)} (also as "cvt-13" etc.) or a '
                     'dict with embed_dims, depths and num_heads')
             arch = dict(cls.arch_zoo[key])
-        elif isinstance(arch, dict):
+        elif isinstance(arch, Mapping):
             missing = {'embed_dims', 'depths', 'num_heads'} - set(arch)
             if missing:
                 raise ValueError(f'a custom arch dict needs {sorted(missing)}')
@@ -462,7 +509,8 @@ class CvT(BaseModule):
                                  f'values, got {arch[key]}')
         return arch
 
-    def _parse_out_indices(self, out_indices: Sequence[int]) -> Tuple[int, ...]:
+    def _parse_out_indices(self, out_indices: Sequence[int]
+                           ) -> Tuple[int, ...]:
         if isinstance(out_indices, int):
             out_indices = [out_indices]
         out = []
@@ -529,7 +577,10 @@ class CvT(BaseModule):
                 outs.append(tokens_to_map(out, hw).contiguous())
             x = tokens_to_map(x, hw)
         if self.out_type == 'cls_token':
-            return (cls_token.flatten(1),)
+            cls_token = cls_token.flatten(1)
+            if self.cls_norm is not None:
+                cls_token = self.cls_norm(cls_token)
+            return (cls_token, )
         return tuple(outs)
 
     # -- OpenMMLab conventions ------------------------------------------
@@ -539,7 +590,7 @@ class CvT(BaseModule):
             frozen.append(self.stages[0].patch_embed)
         for i in range(self.frozen_stages):
             frozen.append(self.stages[i])
-            if self.out_norm and i in self.out_indices:
+            if hasattr(self, f'norm{i}'):
                 frozen.append(getattr(self, f'norm{i}'))
         for m in frozen:
             m.eval()
@@ -554,6 +605,37 @@ class CvT(BaseModule):
                 if isinstance(m, _BatchNorm):
                     m.eval()
         return self
+
+    def get_layer_depth(self, param_name: str, prefix: str = ''
+                        ) -> Tuple[int, int]:
+        """Layer depth of a parameter, for mmpretrain's
+        ``LearningRateDecayOptimWrapperConstructor`` (layer-wise lr decay).
+
+        Depth 0 is the stem (stage 0's conv embedding); the blocks of all
+        stages follow in order, 1 to ``sum(depths)``; a later stage's conv
+        embedding and the class token share the depth of their stage's first
+        block; the output/final norms and everything outside the backbone
+        (``prefix`` not matched: neck, head) get the last depth.
+
+        Returns ``(layer_depth, num_layers)`` with
+        ``num_layers = sum(depths) + 2``.
+        """
+        depths = self.arch['depths']
+        num_layers = sum(depths) + 2
+        if not param_name.startswith(prefix):
+            return num_layers - 1, num_layers
+        name = param_name[len(prefix):]
+        m = re.match(r'stages\.(\d+)\.(blocks\.(\d+)|patch_embed|cls_token)',
+                     name)
+        if m is None:
+            return num_layers - 1, num_layers
+        stage = int(m.group(1))
+        first_block = sum(depths[:stage]) + 1
+        if m.group(3) is not None:
+            return first_block + int(m.group(3)), num_layers
+        if stage == 0 and m.group(2) == 'patch_embed':
+            return 0, num_layers
+        return first_block, num_layers
 
     def fuse(self) -> 'CvT':
         """Fold each projection's BatchNorm into its depthwise conv.
@@ -570,11 +652,7 @@ class CvT(BaseModule):
         """trunc-normal(0.02) Linear weights, zero biases, norms at 1/0,
         class token trunc-normal(0.02); convs keep PyTorch's default."""
         for m in self.modules():
-            if isinstance(m, nn.Linear):
-                trunc_normal_(m.weight, std=.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, KVLinear):
+            if isinstance(m, (nn.Linear, KVLinear)):
                 trunc_normal_(m.weight, std=.02)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
@@ -587,8 +665,8 @@ class CvT(BaseModule):
 
     def init_weights(self) -> None:
         cfg = self.init_cfg
-        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            from .convert import load_pretrained
+        if isinstance(cfg, Mapping) and cfg.get('type') == 'Pretrained':
+            from ...utils.checkpoint import load_pretrained
             self._init_paper_weights()
             load_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'))
             self._is_init = True
@@ -601,3 +679,158 @@ class CvT(BaseModule):
             super().init_weights()
         print_log(f'CvT weights initialised ({cfg or "paper init"})',
                   logger='current', level=10)
+
+
+# -- checkpoint conversion ---------------------------------------------------
+# Three key layouts are understood and detected automatically:
+#
+# * ``original``: the microsoft/CvT release (``CvT-13-224x224-IN-1k.pth``):
+#   ``stage{i}.blocks.{j}.attn.conv_proj_q.conv.weight``, ``proj_q``,
+#   ``mlp.fc1``, ``norm``, ``head``;
+# * ``huggingface``: ``microsoft/cvt-*`` (``CvtModel`` or
+#   ``CvtForImageClassification``):
+#   ``[cvt.]encoder.stages.{i}.layers.{j}...``, ``layernorm``, ``classifier``;
+# * ``cvt_backbone``: this project's keys, bare (``stages.*``) or under a
+#   model prefix (``backbone.stages.*``, ``head.*``, ``neck.*``...).
+#
+# Everything converts to the keys of an mmpretrain ``ImageClassifier`` with
+# this backbone and a ``LinearClsHead``: the backbone under ``backbone.``
+# (the classifier's final LayerNorm as ``backbone.cls_norm.``), the Linear
+# under ``head.fc.``.
+ORIGINAL = 'original'
+HUGGINGFACE = 'huggingface'
+CVT_BACKBONE = 'cvt_backbone'
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read or does not fit the model."""
+
+
+def detect_format(state_dict: Mapping[str, Tensor]) -> str:
+    """``'original'``, ``'huggingface'`` or ``'cvt_backbone'``."""
+    keys = list(state_dict)
+    if any(re.match(r'(cvt\.)?encoder\.stages\.\d', k) for k in keys):
+        return HUGGINGFACE
+    if any(re.match(r'stage\d\.', k) for k in keys):
+        return ORIGINAL
+    if any(re.match(r'(.*\.)?stages\.\d\.(patch_embed|blocks)\.', k)
+           for k in keys):
+        return CVT_BACKBONE
+    raise CheckpointError(
+        'not a CvT checkpoint in any known layout (original microsoft/CvT, '
+        f'Hugging Face microsoft/cvt-*, or cvt_backbone); keys look like '
+        f'{keys[:5]}')
+
+
+# Hugging Face -> original, applied to the key inside a stage/layer.
+_HF_ATTN = 'attention.attention.'
+_HF_RENAMES: List[Tuple[str, str]] = [
+    ('embedding.convolution_embeddings.projection.', 'patch_embed.proj.'),
+    ('embedding.convolution_embeddings.normalization.', 'patch_embed.norm.'),
+    ('attention.output.dense.', 'attn.proj.'),
+    ('intermediate.dense.', 'mlp.fc1.'),
+    ('output.dense.', 'mlp.fc2.'),
+    ('layernorm_before.', 'norm1.'),
+    ('layernorm_after.', 'norm2.'),
+]
+for _hf, _o in (('query', 'q'), ('key', 'k'), ('value', 'v')):
+    _conv = f'{_HF_ATTN}convolution_projection_{_hf}.convolution_projection.'
+    _HF_RENAMES += [(f'{_conv}convolution.', f'attn.conv_proj_{_o}.conv.'),
+                    (f'{_conv}normalization.', f'attn.conv_proj_{_o}.bn.'),
+                    (f'{_HF_ATTN}projection_{_hf}.', f'attn.proj_{_o}.')]
+_HF_KEY = re.compile(r'encoder\.stages\.(\d+)\.(?:layers\.(\d+)\.)?(.*)')
+
+
+def hf_to_original(state_dict: Mapping[str, Tensor]) -> StateDictT:
+    """Hugging Face ``microsoft/cvt-*`` keys -> original release keys."""
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        name = key[len('cvt.'):] if key.startswith('cvt.') else key
+        m = _HF_KEY.fullmatch(name)
+        if m:
+            stage, layer, rest = m.groups()
+            for hf, orig in _HF_RENAMES:
+                if rest.startswith(hf):
+                    rest = orig + rest[len(hf):]
+                    break
+            # unknown names are kept in their stage so loading reports them
+            name = f'stage{stage}.' + (f'blocks.{layer}.' if layer else '') \
+                + rest
+        elif name.startswith('layernorm.'):
+            name = 'norm.' + name[len('layernorm.'):]
+        elif name.startswith('classifier.'):
+            name = 'head.' + name[len('classifier.'):]
+        out[name] = value
+    return out
+
+
+def _interleave(k: Tensor, v: Tensor) -> Tensor:
+    """k, v ``[C, ...]`` -> ``[2C, ...]`` with k at even, v at odd rows (the
+    channel order of the fused grouped k/v conv)."""
+    return torch.stack([k, v], dim=1).flatten(0, 1)
+
+
+_ATTN_KV = re.compile(
+    r'(stage\d+\.blocks\.\d+\.attn\.)(conv_proj_[kv]\.(conv|bn)|proj_[kv])\.'
+    r'(.+)')
+
+
+def original_to_cvt_backbone(state_dict: Mapping[str, Tensor]) -> StateDictT:
+    """Original release keys -> this project's model layout."""
+    out = OrderedDict()
+    pending: Dict[str, Dict[str, Tensor]] = {}
+    for key, value in state_dict.items():
+        m = _ATTN_KV.match(key)
+        if m:  # k and v are merged once both halves are seen
+            prefix, part, kind, leaf = m.groups()
+            which = 'k' if '_k' in part else 'v'
+            fused = ('conv_kv.' + kind if kind else 'kv') + '.' + leaf
+            pending.setdefault(prefix + fused, {})[which] = value
+            continue
+        out[_rename_original(key)] = value
+    for key, kv in pending.items():
+        if set(kv) != {'k', 'v'}:
+            raise CheckpointError(f'{key}: only the {set(kv)} half of the '
+                                  'key/value pair is in the checkpoint')
+        k, v = kv['k'], kv['v']
+        if key.endswith('num_batches_tracked'):
+            merged = k
+        elif key.endswith('.kv.weight') or key.endswith('.kv.bias'):
+            merged = torch.stack([k, v])
+        else:
+            merged = _interleave(k, v)
+        out[_rename_original(key)] = merged
+    return out
+
+
+def _rename_original(key: str) -> str:
+    m = re.match(r'stage(\d+)\.(.*)', key)
+    if m:
+        rest = m.group(2).replace('attn.conv_proj_q.', 'attn.conv_q.') \
+                         .replace('attn.proj_q.', 'attn.q.')
+        return f'backbone.stages.{m.group(1)}.{rest}'
+    if key.startswith('norm.'):
+        return 'backbone.cls_norm.' + key[len('norm.'):]
+    if key.startswith('head.'):
+        return 'head.fc.' + key[len('head.'):]
+    return key
+
+
+def convert_cvt_state_dict(state_dict: Mapping[str, Tensor]
+                           ) -> Tuple[StateDictT, str]:
+    """Any known CvT layout -> this project's model layout, and the format
+    that was detected. A ``module.`` prefix on every key (DataParallel) is
+    removed first; bare backbone keys (``stages.*``, ``norm0``...) get
+    ``backbone.``."""
+    state_dict = OrderedDict(state_dict)
+    if state_dict and all(k.startswith('module.') for k in state_dict):
+        state_dict = OrderedDict((k[len('module.'):], v)
+                                 for k, v in state_dict.items())
+    fmt = detect_format(state_dict)
+    if fmt == HUGGINGFACE:
+        return original_to_cvt_backbone(hf_to_original(state_dict)), fmt
+    if fmt == ORIGINAL:
+        return original_to_cvt_backbone(state_dict), fmt
+    return OrderedDict(
+        ('backbone.' + k if re.match(r'(stages\.\d|norm\d\.|cls_norm\.)', k)
+         else k, v) for k, v in state_dict.items()), fmt

@@ -1,0 +1,4 @@
+from .epoch_seed_hook import EpochSeedHook
+from .training_summary_hook import TrainingSummaryHook
+
+__all__ = ['EpochSeedHook', 'TrainingSummaryHook']

@@ -1,0 +1,91 @@
+"""From a config file and command-line choices to an mmengine ``Runner``,
+on GPU clusters and CPU-only machines alike (what ``tools/train.py`` and
+``tools/test.py`` call).
+
+mmpretrain's ``tools/train.py`` does the same merging inside the script; it
+is a function here so that both of this project's tools (and notebooks)
+share one copy, and because it adds what mmengine lacks on a machine
+without CUDA: AMP falls back to fp32 with a notice, and multi-process runs
+use gloo with DDP over CPU modules (mmengine's launcher would call
+``torch.cuda.set_device``).
+"""
+import logging
+import os.path as osp
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+
+def build_config(config: str, work_dir: Optional[str] = None,
+                 resume: Optional[str] = None, amp: bool = False,
+                 auto_scale_lr: bool = False,
+                 cfg_options: Optional[dict] = None,
+                 launcher: str = 'none') -> Config:
+    """Load ``config`` and apply the command-line choices to it.
+
+    ``resume='auto'`` continues from the latest checkpoint of the work dir,
+    another string from that checkpoint.
+    """
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('work_dirs',
+                                osp.splitext(osp.basename(config))[0])
+    if resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif resume is not None:
+        cfg.resume, cfg.load_from = True, resume
+    if auto_scale_lr:
+        cfg.setdefault('auto_scale_lr', {})['enable'] = True
+    wrapper = cfg.get('optim_wrapper', {})
+    if amp:
+        wrapper['type'] = 'AmpOptimWrapper'
+        wrapper.setdefault('loss_scale', 'dynamic')
+    if wrapper.get('type') == 'AmpOptimWrapper' and \
+            not torch.cuda.is_available():
+        print_log('AMP needs a GPU; training in fp32 on this CPU-only '
+                  'machine', logger='current', level=logging.WARNING)
+        wrapper['type'] = 'OptimWrapper'
+        wrapper.pop('loss_scale', None)
+    if launcher != 'none' and not torch.cuda.is_available():
+        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] \
+            = 'gloo'
+        # DDP over CPU modules takes no device ids (mmengine passes the
+        # local rank); the config's own wrapper settings are kept.
+        wrapper_cfg = cfg.get('model_wrapper_cfg') or dict(
+            type='MMDistributedDataParallel', broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+        wrapper_cfg['device_ids'] = None
+        cfg.model_wrapper_cfg = wrapper_cfg
+    return cfg
+
+
+def init_cpu_process_group(cfg: Config) -> None:
+    """mmengine's pytorch launcher calls ``torch.cuda.set_device``; on a
+    machine without CUDA the gloo process group is started here instead
+    (from torchrun's environment), and mmengine then uses it."""
+    import torch.distributed as dist
+    if cfg.launcher == 'none' or torch.cuda.is_available() or \
+            dist.is_initialized():
+        return
+    if cfg.launcher != 'pytorch':
+        raise RuntimeError(f'launcher {cfg.launcher!r} needs CUDA here; use '
+                           "'pytorch' (torchrun) for CPU runs")
+    dist.init_process_group(backend='gloo')
+
+
+def build_runner(cfg: Config):
+    """The ``Runner`` for ``cfg`` (``runner_type`` honoured), after the CPU
+    process group when one is needed."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    init_cpu_process_group(cfg)
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)

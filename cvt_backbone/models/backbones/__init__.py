@@ -1,0 +1,3 @@
+from .cvt import CvT, QuickGELU
+
+__all__ = ['CvT', 'QuickGELU']
