@@ -1,8 +1,7 @@
 # CvT-21 on ImageNet-1k at 224 (82.5 top-1 reported): the CvT-13 recipe with
-# weight decay 0.1 and lr 1.25e-4 per 128 images/GPU.
+# the CvT-21 optimisation (weight decay 0.1, lr 1e-3 at batch 1024).
 _base_ = [
-    './_base_/models/cvt_cls.py', './_base_/datasets/imagenet_224.py',
-    './_base_/schedules/adamw_300e_cvt21.py', './_base_/default_runtime.py'
+    './_base_/models/cvt-21.py', './_base_/datasets/imagenet_224.py',
+    './_base_/schedules/cvt21_adamw_300e.py', './_base_/default_runtime.py'
 ]
-model = dict(backbone=dict(arch='21'))
 train_dataloader = dict(batch_size=128)

@@ -3,7 +3,6 @@
 # optimiser.
 _base_ = './upernet_cvt13_512x512_160k_ade20k.py'
 
-pretrained = 'checkpoints/cvt-21_in1k.pth'
 model = dict(
     backbone=dict(arch='21', drop_path_rate=0.2,
-                  init_cfg=dict(type='Pretrained', checkpoint=pretrained)))
+                  init_cfg=dict(checkpoint='checkpoints/cvt-21_in1k.pth')))
