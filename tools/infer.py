@@ -10,12 +10,8 @@ the prediction is mapped back to the image's own size. Default output:
 IMAGE with the suffix ``_pred.png``.
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from cvt_backbone.dense import infer, summarise  # noqa: E402
+from cvt_backbone.apis import infer, summarise
 
 
 def main(argv=None) -> int:
@@ -36,4 +32,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    raise SystemExit(main())

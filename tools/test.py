@@ -5,13 +5,10 @@
 """
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from mmengine.config import DictAction
 
-from mmengine.config import DictAction  # noqa: E402
-
-from cvt_backbone.runtime import test  # noqa: E402
+from cvt_backbone.engine import build_config, build_runner
 
 
 def main(argv=None) -> None:
@@ -25,8 +22,10 @@ def main(argv=None) -> None:
     p.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = p.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    metrics = test(args.config, args.checkpoint, work_dir=args.work_dir,
-                   cfg_options=args.cfg_options, launcher=args.launcher)
+    cfg = build_config(args.config, work_dir=args.work_dir,
+                       cfg_options=args.cfg_options, launcher=args.launcher)
+    cfg.load_from, cfg.resume = args.checkpoint, False
+    metrics = build_runner(cfg).test()
     for k, v in metrics.items():
         print(f'{k}: {v:.2f}' if isinstance(v, float) else f'{k}: {v}')
 

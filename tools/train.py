@@ -1,20 +1,18 @@
-"""Train a model from a config with mmengine's Runner.
+"""Train a model from a config (mmpretrain, mmdet or mmseg) with mmengine.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CHECKPOINT]]
                           [--amp] [--auto-scale-lr] [--cfg-options k=v ...]
                           [--launcher none|pytorch|slurm|mpi]
 
 Multi-GPU / multi-node: tools/dist_train.sh (torchrun, --launcher pytorch).
+Without CUDA, AMP falls back to fp32 and processes use gloo.
 """
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from mmengine.config import DictAction
 
-from mmengine.config import DictAction  # noqa: E402
-
-from cvt_backbone.runtime import train  # noqa: E402
+from cvt_backbone.engine import build_config, build_runner
 
 
 def parse_args(argv=None):
@@ -40,9 +38,11 @@ def parse_args(argv=None):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    train(args.config, work_dir=args.work_dir, resume=args.resume,
-          amp=args.amp, auto_scale_lr=args.auto_scale_lr,
-          cfg_options=args.cfg_options, launcher=args.launcher)
+    cfg = build_config(args.config, work_dir=args.work_dir,
+                       resume=args.resume, amp=args.amp,
+                       auto_scale_lr=args.auto_scale_lr,
+                       cfg_options=args.cfg_options, launcher=args.launcher)
+    build_runner(cfg).train()
 
 
 if __name__ == '__main__':

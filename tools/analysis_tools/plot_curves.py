@@ -1,14 +1,10 @@
 """Plot a run's loss and validation curves as PNG.
 
-    python tools/plot_curves.py WORK_DIR [--out curves.png]
+    python tools/analysis_tools/plot_curves.py WORK_DIR [--out curves.png]
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from cvt_backbone.curves import plot_curves  # noqa: E402
+from cvt_backbone.visualization import plot_curves
 
 
 def main(argv=None) -> None:

@@ -1,20 +1,15 @@
 """Write the deterministic synthetic dataset (no download).
 
-    python tools/make_synthetic_data.py [ROOT] [--size 64] [--train 160]
-                                        [--val 40] [--seed 0]
+    python tools/misc/make_synthetic_data.py [ROOT] [--size 64] [--train 300]
+                                             [--val 50] [--seed 0]
 
 ROOT (default data/synthetic) gets train/ and val/ class folders, the
 classes.txt names and meta/{train,val}.txt annotation lists; an existing set
 with the same settings is kept.
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from cvt_backbone.synthetic import (SyntheticSpec,  # noqa: E402
-                                    generate_classification)
+from cvt_backbone.testing import SyntheticSpec, generate_classification
 
 
 def main(argv=None) -> None:
@@ -25,8 +20,9 @@ def main(argv=None) -> None:
     p.add_argument('--val', type=int, default=SyntheticSpec.val_per_class)
     p.add_argument('--seed', type=int, default=SyntheticSpec.seed)
     a = p.parse_args(argv)
-    generate_classification(a.root, SyntheticSpec(a.size, a.train, a.val,
-                                                  a.seed))
+    generate_classification(
+        a.root, SyntheticSpec(image_size=a.size, train_per_class=a.train,
+                              val_per_class=a.val, seed=a.seed))
 
 
 if __name__ == '__main__':

@@ -1,20 +1,18 @@
 """Convert published CvT weights to this project's layout.
 
-    python tools/convert_weights.py SRC DST
+    python tools/model_converters/convert_weights.py SRC DST
 
 SRC: an original release file (``CvT-13-224x224-IN-1k.pth``), a Hugging Face
 ``microsoft/cvt-*`` ``.bin``/``.safetensors`` file or model folder, or one of
-this project's checkpoints. The format is detected. DST is loadable by the
-classifier (``load_from``) and by the backbone through
-``init_cfg=dict(type='Pretrained', checkpoint=DST)``.
+this project's checkpoints. The format is detected. DST holds the keys of an
+mmpretrain ImageClassifier with the CvT backbone and a LinearClsHead: it is
+``load_from`` for the classification configs and, through
+``init_cfg=dict(type='Pretrained', checkpoint=DST)``, for any CvT backbone.
 """
 import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from cvt_backbone.convert import CheckpointError, convert_checkpoint  # noqa
+from cvt_backbone.utils import CheckpointError, convert_checkpoint
 
 
 def main(argv=None) -> int:
