@@ -7,10 +7,16 @@ import cv2
 import numpy as np
 import pytest
 
-from cvt_backbone.synthetic import (CLASSES, SEG_CLASSES, DenseSpec,
-                                    SyntheticSpec, dense_scene,
-                                    generate_classification,
-                                    generate_detection, generate_segmentation)
+from cvt_backbone.testing.synthetic import (
+    CLASSES,
+    SEG_CLASSES,
+    DenseSpec,
+    SyntheticSpec,
+    dense_scene,
+    generate_classification,
+    generate_detection,
+    generate_segmentation,
+)
 
 SPEC = DenseSpec(image_size=64, train_images=6, val_images=3,
                  min_radius=6, max_radius=14, min_area=10)

@@ -3,7 +3,9 @@ import json
 
 import pytest
 
-from cvt_backbone import benchmark
+from helpers import load_tool
+
+benchmark = load_tool('analysis_tools/benchmark.py')
 
 TINY = json.dumps(dict(embed_dims=[16, 32, 64], depths=[1, 2, 3],
                        num_heads=[1, 2, 2]))

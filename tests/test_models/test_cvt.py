@@ -5,11 +5,14 @@ import copy
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from conftest import make_hf_classifier
-from cvt_backbone import CvT, CvTClsHead, QuickGELU, convert_state_dict
-from cvt_backbone.cvt import Block
+from cvt_backbone import CvT, QuickGELU
+from cvt_backbone.models.backbones.cvt import Block, convert_cvt_state_dict
+from cvt_backbone.testing import make_hf_cvt, randomise_bn
+
+from helpers import TINY_ARCH, conv_sizes, max_diff, split_converted
 
 
 def n_params(module: nn.Module) -> int:
@@ -17,17 +20,7 @@ def n_params(module: nn.Module) -> int:
 
 
 def tiny(**kw) -> CvT:
-    arch = dict(embed_dims=[16, 32, 64], depths=[1, 1, 2], num_heads=[1, 2, 2])
-    return CvT(arch=arch, **kw)
-
-
-def split(converted: dict):
-    backbone = {k[len('backbone.'):]: v for k, v in converted.items()
-                if k.startswith('backbone.')}
-    head = {k[len('head.'):]: v for k, v in converted.items()
-            if k.startswith('head.')}
-    assert len(backbone) + len(head) == len(converted)
-    return backbone, head
+    return CvT(arch=TINY_ARCH, **kw)
 
 
 # -- architecture --------------------------------------------------------
@@ -37,10 +30,13 @@ def split(converted: dict):
     ('w24', 276_169_344, 277_196_392),
 ])
 def test_parameter_counts(arch, backbone, total):
-    model = CvT(arch)
-    head = CvTClsHead(1000, model.embed_dims[-1])
-    assert n_params(model) == backbone
-    assert n_params(model) + n_params(head) == total
+    """Backbone alone (dense outputs), and the published classifier: the
+    class-token backbone (with its final LayerNorm) plus a 1000-way Linear
+    (mmpretrain's LinearClsHead)."""
+    assert n_params(CvT(arch)) == backbone
+    cls_backbone = CvT(arch, out_type='cls_token')
+    head = nn.Linear(cls_backbone.embed_dims[-1], 1000)
+    assert n_params(cls_backbone) + n_params(head) == total
 
 
 @pytest.mark.parametrize('alias', ['13', 'cvt-13', 'CvT-13', 'cvt13'])
@@ -82,6 +78,16 @@ def test_structure_follows_the_paper():
                    for name, _ in model.named_parameters())
 
 
+def test_activation_is_this_projects_quickgelu_in_every_scope():
+    """mmpretrain registers its own QuickGELU; the backbone must not pick it
+    up (or anything else) when built under mmpretrain's default scope."""
+    import mmpretrain.models  # noqa: F401
+    from mmengine.registry import init_default_scope
+    for scope in ('mmpretrain', 'mmdet', 'mmseg'):
+        init_default_scope(scope)
+        assert type(tiny().stages[0].blocks[0].mlp.act) is QuickGELU
+
+
 @pytest.mark.parametrize('arch,rates', [('13', [0, 0, 0.1]),
                                         ('w24', [0, 0, 0.3])])
 def test_drop_path_is_per_stage_linspace(arch, rates):
@@ -99,13 +105,16 @@ def test_drop_path_is_per_stage_linspace(arch, rates):
 # -- equivalence with transformers ------------------------------------------
 @pytest.mark.parametrize('size', [(224, 224), (161, 243)])
 def test_matches_transformers(hf_classifier, size):
-    converted, fmt = convert_state_dict(hf_classifier.state_dict())
+    converted, fmt = convert_cvt_state_dict(hf_classifier.state_dict())
     assert fmt == 'huggingface'
-    backbone_sd, head_sd = split(converted)
+    backbone_sd, head_sd = split_converted(converted)
+    dense_sd = {k: v for k, v in backbone_sd.items()
+                if not k.startswith('cls_norm.')}
     model = CvT('13', act_cfg=dict(type='GELU')).eval()
-    model.load_state_dict(backbone_sd, strict=True)
-    head = CvTClsHead(10, 384).eval()
-    head.load_state_dict(head_sd, strict=True)
+    model.load_state_dict(dense_sd, strict=True)
+    classifier = CvT('13', act_cfg=dict(type='GELU'),
+                     out_type='cls_token').eval()
+    classifier.load_state_dict(backbone_sd, strict=True)
 
     x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -113,20 +122,22 @@ def test_matches_transformers(hf_classifier, size):
         ours = model(x)
         assert len(ours) == 3
         for r, o in zip(ref.hidden_states, ours):
-            assert o.shape == r.shape
-            assert (o - r).abs().max() <= 1e-4
-        model.out_type = 'cls_token'
-        logits = head(model(x))
+            assert max_diff(o, r) <= 1e-4
+        logits = F.linear(classifier(x)[0], head_sd['fc.weight'],
+                          head_sd['fc.bias'])
         ref_logits = hf_classifier(x).logits
-    assert (logits - ref_logits).abs().max() <= 1e-4
+    assert max_diff(logits, ref_logits) <= 1e-4
     assert ref_logits.std() > 0.01  # a meaningful comparison
 
 
 def test_default_activation_is_quickgelu():
     """With HF's GELU swapped for QuickGELU the oracle is the released
     model; our default must match it, and GELU must not."""
-    ref = make_hf_classifier(quick_gelu=True, seed=3)
-    backbone_sd, _ = split(convert_state_dict(ref.state_dict())[0])
+    ref = make_hf_cvt(quick_gelu=True, seed=3)
+    backbone_sd, _ = split_converted(
+        convert_cvt_state_dict(ref.state_dict())[0])
+    backbone_sd = {k: v for k, v in backbone_sd.items()
+                   if not k.startswith('cls_norm.')}
     x = torch.randn(1, 3, 96, 128)
     with torch.no_grad():
         want = ref.cvt(x).last_hidden_state
@@ -139,19 +150,11 @@ def test_default_activation_is_quickgelu():
 
 
 # -- shapes and input errors ------------------------------------------------
-def expected_sizes(h, w):
-    sizes = []
-    for k, s, p in ((7, 4, 2), (3, 2, 1), (3, 2, 1)):
-        h, w = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
-        sizes.append((h, w))
-    return sizes
-
-
 @pytest.mark.parametrize('h,w,sizes', [
     (224, 224, [(56, 56), (28, 28), (14, 14)]),
     (800, 1333, [(200, 333), (100, 167), (50, 84)]),
-    (97, 131, expected_sizes(97, 131)),
-    (33, 45, expected_sizes(33, 45)),
+    (97, 131, conv_sizes(97, 131)),
+    (33, 45, conv_sizes(33, 45)),
     (3, 5, [(1, 1), (1, 1), (1, 1)]),
 ])
 def test_output_shapes(h, w, sizes):
@@ -166,11 +169,18 @@ def test_output_shapes(h, w, sizes):
 def test_out_indices_out_norm_and_cls_token():
     model = tiny(out_indices=(0, 2), out_norm=True).eval()
     assert hasattr(model, 'norm0') and hasattr(model, 'norm2')
-    assert not hasattr(model, 'norm1')
+    assert not hasattr(model, 'norm1') and model.cls_norm is None
     outs = model(torch.randn(2, 3, 64, 64))
     assert [o.shape[1] for o in outs] == [16, 64]
-    cls = tiny(out_type='cls_token').eval()(torch.randn(1, 3, 64, 64))
+    cls_model = tiny(out_type='cls_token').eval()
+    cls = cls_model(torch.randn(1, 3, 64, 64))
     assert len(cls) == 1 and cls[0].shape == (1, 64)  # B=1 not squeezed
+    # the published classifier's final LayerNorm is applied to the token
+    raw = tiny(out_type='cls_token', final_norm=False).eval()
+    raw.load_state_dict(cls_model.state_dict(), strict=False)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(cls_model(x)[0], cls_model.cls_norm(raw(x)[0]))
     with pytest.raises(ValueError, match='out_indices'):
         tiny(out_indices=(3, ))
     with pytest.raises(ValueError, match='out_type'):
@@ -282,9 +292,29 @@ def test_init_weights_follows_the_paper():
     assert 0.01 < cls.std() < 0.03
 
 
+def test_layer_depth_for_layer_wise_lr_decay():
+    """CvT-13 has 1 + 2 + 10 blocks: 15 depths, the stem first, the blocks
+    in forward order, a stage's embedding with its first block, and the
+    norms and everything outside the backbone last."""
+    model = CvT('13', out_norm=True)
+    depth = {n: model.get_layer_depth(n) for n, _ in model.named_parameters()}
+    assert {num for _, num in depth.values()} == {15}
+    assert depth['stages.0.patch_embed.proj.weight'] == (0, 15)
+    assert depth['stages.0.blocks.0.attn.q.weight'] == (1, 15)
+    assert depth['stages.1.patch_embed.proj.weight'] == (2, 15)
+    assert depth['stages.1.blocks.1.mlp.fc2.bias'] == (3, 15)
+    assert depth['stages.2.cls_token'] == (4, 15)
+    assert depth['stages.2.blocks.9.norm2.weight'] == (13, 15)
+    assert depth['norm2.weight'] == (14, 15)
+    order = [d for d, _ in depth.values()]  # registration = forward order
+    assert order == sorted(order)
+    assert model.get_layer_depth('backbone.stages.0.blocks.0.norm1.weight',
+                                 'backbone.') == (1, 15)
+    assert model.get_layer_depth('head.fc.weight', 'backbone.') == (14, 15)
+
+
 def test_fuse_keeps_outputs():
     model = CvT('13').eval()
-    from conftest import randomise_bn
     randomise_bn(model)
     x = torch.randn(1, 3, 128, 96)
     with torch.no_grad():
@@ -389,7 +419,6 @@ def test_encoder_decoder_with_cvt_uperhead_builds_and_runs():
 
 # -- deployment: fused BatchNorm and torch.compile ---------------------------
 def test_fused_deploy_model_matches_eager_and_has_no_batchnorm():
-    from conftest import randomise_bn
     model = tiny(drop_path_rate=0.).eval()
     randomise_bn(model, seed=5)
     fused = copy.deepcopy(model).fuse()
@@ -398,11 +427,11 @@ def test_fused_deploy_model_matches_eager_and_has_no_batchnorm():
     with torch.no_grad():
         for a, b in zip(model(x), fused(x)):
             assert (a - b).abs().max() <= 1e-4
-    cls = copy.deepcopy(fused)
-    cls.out_type = 'cls_token'
-    model.out_type = 'cls_token'
+    cls = tiny(drop_path_rate=0., out_type='cls_token').eval()
+    cls.load_state_dict(model.state_dict(), strict=False)
+    fused_cls = copy.deepcopy(cls).fuse()
     with torch.no_grad():
-        assert (cls(x)[0] - model(x)[0]).abs().max() <= 1e-4
+        assert max_diff(fused_cls(x)[0], cls(x)[0]) <= 1e-4
 
 
 def test_block_compiles_without_graph_breaks():
@@ -416,7 +445,6 @@ def test_block_compiles_without_graph_breaks():
 
 
 def test_compiled_model_matches_eager():
-    from conftest import randomise_bn
     torch._dynamo.reset()
     model = tiny(drop_path_rate=0.).eval()
     randomise_bn(model, seed=2)
@@ -434,7 +462,7 @@ def test_compiled_model_matches_eager():
 def test_token_layout_stays_channels_last_without_copies(batch):
     """The token <-> map views must keep convolutions in channels-last for
     any batch size (batch 1 used to fall back to NCHW, forcing copies)."""
-    from cvt_backbone.cvt import ConvProjection, tokens_to_map
+    from cvt_backbone.models.backbones.cvt import ConvProjection, tokens_to_map
     x = torch.randn(batch, 12 * 10, 32)
     m = tokens_to_map(x, (12, 10))
     assert m.data_ptr() == x.data_ptr()

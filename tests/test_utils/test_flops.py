@@ -1,0 +1,106 @@
+"""The multiply-add counter (mmengine's FlopAnalyzer with CvT's ops): paper
+figures, attention included, and the CLI."""
+import sys
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from cvt_backbone import CvT
+from cvt_backbone.models.backbones.cvt import tokens_to_map
+from cvt_backbone.testing import make_hf_cvt
+from cvt_backbone.utils import count_macs
+
+from helpers import run_tool
+
+
+class Whole(nn.Module):
+    """CvT with every token of every block reaching the output (patch
+    tokens and class token), as the release computes it; the tracer counts
+    only what reaches an output."""
+
+    def __init__(self, arch: str = '13') -> None:
+        super().__init__()
+        self.cvt = CvT(arch)
+
+    def forward(self, x):
+        for stage in self.cvt.stages:
+            tokens, hw, cls_token = stage(x)
+            x = tokens_to_map(tokens, hw)
+        return x, cls_token
+
+
+def test_cvt13_224_matches_the_paper():
+    """The whole backbone plus the 1000-class Linear: the paper's 4.53 G."""
+    macs = count_macs(Whole(), torch.zeros(1, 3, 224, 224))
+    assert macs['total'] + 384 * 1000 == pytest.approx(4.53e9, rel=0.02)
+    # attention matmuls are counted, with the class token in stage 2:
+    # stage 0: 3136 x 784 x 64 x 2, stage 1: 2 x 784 x 196 x 192 x 2,
+    # stage 2: 10 x 197 x 50 x 384 x 2
+    want = 3136 * 784 * 64 * 2 + 2 * 784 * 196 * 192 * 2 + \
+        10 * 197 * 50 * 384 * 2
+    assert macs['scaled_dot_product_attention'] == want
+
+
+def test_counts_every_kind_of_op_and_no_norms():
+    class Toy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 8, 3, padding=1, groups=2)
+            self.fc = nn.Linear(8, 16)
+            self.norm = nn.LayerNorm(16)
+            self.w = nn.Parameter(torch.randn(2, 8, 3))
+
+        def forward(self, x):
+            y = self.conv(x).flatten(2).transpose(1, 2)  # [1, 25, 8]
+            y = self.norm(self.fc(y))  # [1, 25, 16]
+            q = y.view(1, 2, 25, 8)
+            a = F.scaled_dot_product_attention(q, q[:, :, :5], q[:, :, :5])
+            b = torch.baddbmm(torch.zeros(2, 1, 3), a.flatten(0, 1), self.w)
+            return b, torch.bmm(a.flatten(0, 1),
+                                q.flatten(0, 1).transpose(1, 2))
+
+    macs = count_macs(Toy(), torch.zeros(1, 4, 5, 5))
+    assert macs['conv'] == 8 * 25 * 2 * 9
+    assert macs['linear'] == 25 * 16 * 8
+    assert macs['scaled_dot_product_attention'] == 2 * 25 * 5 * (8 + 8)
+    assert macs['baddbmm'] == 2 * 25 * 8 * 3
+    assert macs['bmm'] == 2 * 25 * 25 * 8
+    assert 'layer_norm' not in macs
+    assert macs['total'] == sum(v for k, v in macs.items() if k != 'total')
+
+
+def test_agrees_with_the_transformers_model():
+    """HF computes attention with einsum and separate q/k/v maps; the same
+    maths must give the same count (mmengine's einsum handle goes through
+    numpy's einsum_path and is off by a few parts per million)."""
+    theirs = count_macs(make_hf_cvt(num_labels=None),
+                        torch.zeros(1, 3, 96, 128))
+    ours = count_macs(Whole(), torch.zeros(1, 3, 96, 128))
+    assert ours['total'] == pytest.approx(theirs['total'], rel=1e-5)
+
+
+def test_class_token_model_counts_only_what_reaches_the_token():
+    """With out_type='cls_token' the last block's patch-token outputs feed
+    nothing: the count leaves them out."""
+    x = torch.zeros(1, 3, 224, 224)
+    whole = count_macs(Whole(), x)['total']
+    cls = count_macs(CvT('13', out_type='cls_token'), x)['total']
+    dims, tokens = 384, 14 * 14
+    # patch-token q (conv + Linear), attention, proj and MLP of one block
+    skipped = (tokens * dims * 9 + tokens * dims * dims + tokens * 50 * dims
+               * 2 + tokens * dims * dims + 2 * tokens * dims * 4 * dims)
+    assert whole - cls == skipped
+
+
+def test_cli():
+    res = run_tool([sys.executable, 'tools/analysis_tools/get_flops.py',
+                    'cvt-13', '--shape', '224', '224'], timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    # the classifier: its last block computes only the class token
+    assert '4.27 G' in res.stdout and '(19,997,480)' in res.stdout
+    res = run_tool([sys.executable, 'tools/analysis_tools/get_flops.py',
+                    '13', '--num-classes', '0'], timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert '4.56 G' in res.stdout and '(19,611,712)' in res.stdout
