@@ -13,7 +13,7 @@ import logging
 import os
 import pickle
 import zipfile
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Dict, Mapping, Optional, Tuple
 
 import torch
@@ -146,20 +146,20 @@ def load_pretrained(backbone: nn.Module, path: str,
     if prefix:
         state_dict = strip_prefix(state_dict, prefix)
     state_dict, fmt = convert_cvt_state_dict(state_dict)
-    own = backbone.state_dict()
-    loaded, skipped = OrderedDict(), {}
-    for k, v in state_dict.items():
-        name = k[len('backbone.'):] if k.startswith('backbone.') else None
-        if name is not None and not (name.startswith('cls_norm.')
-                                     and name not in own):
-            loaded[name] = v
-        else:
-            group = k.split('.')[0] if name is None else 'cls_norm'
-            skipped[group] = skipped.get(group, 0) + 1
-    if not loaded:
-        raise CheckpointError(f'{path}: no CvT backbone weights found; keys '
-                              f'look like {list(state_dict)[:5]}')
+    source = f'{path} ({fmt} format)'
+    skipped = Counter(k.split('.')[0] for k in state_dict
+                      if not k.startswith('backbone.'))
+    try:
+        loaded = strip_prefix(state_dict, 'backbone.')
+    except CheckpointError as e:
+        raise CheckpointError(f'{source}: no CvT backbone weights found') \
+            from e
+    if not hasattr(backbone, 'cls_norm') or backbone.cls_norm is None:
+        # the classifier's final norm: a dense backbone has none
+        for k in [k for k in loaded if k.startswith('cls_norm.')]:
+            del loaded[k]
+            skipped['cls_norm'] += 1
     if skipped:
-        print_log(f'{path} ({fmt} format): tensors this backbone does not '
-                  f'use, not loaded: {skipped}', logger='current')
-    load_into(backbone, loaded, f'{path} ({fmt} format)')
+        print_log(f'{source}: tensors this backbone does not use, not '
+                  f'loaded: {dict(skipped)}', logger='current')
+    load_into(backbone, loaded, source)
