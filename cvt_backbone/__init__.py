@@ -2,14 +2,20 @@
 
 Importing this package registers ``CvT``, ``QuickGELU`` and this project's
 hooks in mmengine's root registries, so configs only need
-``custom_imports=dict(imports=['cvt_backbone'])``, and lets mmengine resume
-from its own checkpoints under torch's ``weights_only`` loading
+``custom_imports=dict(imports=['cvt_backbone'])``; registers the model-zoo
+names, ``hf://`` and ``cvt://`` as mmengine checkpoint schemes, so
+``load_from='cvt-13'`` works in any OpenMMLab tool
+(:func:`cvt_backbone.hub.register_checkpoint_loaders`); and lets mmengine
+resume from its own checkpoints under torch's ``weights_only`` loading
 (:func:`cvt_backbone.engine.allow_mmengine_checkpoints`).
 """
+from .apis import get_model
 from .engine import allow_mmengine_checkpoints
+from .hub import list_models, register_checkpoint_loaders
 from .models import CvT, QuickGELU
 from .version import __version__
 
 allow_mmengine_checkpoints()
+register_checkpoint_loaders()
 
-__all__ = ['CvT', 'QuickGELU', '__version__']
+__all__ = ['CvT', 'QuickGELU', '__version__', 'get_model', 'list_models']

@@ -7,20 +7,22 @@ error. This reader adds what the published CvT weights need: Hugging Face
 ``weights_only=True`` (a pickle that would run code is refused with an error
 that says so, never executed), and errors that name the file and what was
 expected. The key conversion itself is beside the model
-(:func:`cvt_backbone.models.backbones.cvt.convert_cvt_state_dict`).
+(:func:`cvt_backbone.models.backbones.cvt.convert_cvt_state_dict`), and
+where a checkpoint comes from (URL, hub, zoo name) is
+:mod:`cvt_backbone.hub`.
 """
 import logging
 import os
 import pickle
 import zipfile
-from collections import Counter, OrderedDict
-from typing import Dict, Mapping, Optional, Tuple
+from collections import OrderedDict
+from typing import Dict, Mapping, Tuple
 
 import torch
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
-from ..models.backbones.cvt import CheckpointError, convert_cvt_state_dict
+from ..models.backbones.cvt import CheckpointError
 
 StateDict = Dict[str, Tensor]
 HF_WEIGHT_FILES = ('model.safetensors', 'pytorch_model.bin')
@@ -32,6 +34,14 @@ def read_checkpoint(path: str) -> StateDict:
 
     Wrappers ``{'state_dict': ...}`` and ``{'model': ...}`` are unwrapped.
     """
+    obj, path = load_checkpoint_file(path)
+    return state_dict_of(obj, path)
+
+
+def load_checkpoint_file(path: str) -> Tuple[object, str]:
+    """The object stored in a checkpoint file (or a Hugging Face model
+    folder's weights file), read without executing pickled code, and the
+    file's path."""
     path = os.fspath(path)
     if os.path.isdir(path):
         found = [os.path.join(path, f) for f in HF_WEIGHT_FILES
@@ -44,31 +54,52 @@ def read_checkpoint(path: str) -> StateDict:
     if not os.path.isfile(path):
         raise FileNotFoundError(f'checkpoint file not found: {path}')
 
+    _check_magic(path)
     if path.endswith('.safetensors'):
         try:
             from safetensors.torch import load_file
-            obj = load_file(path, device='cpu')
+            return load_file(path, device='cpu'), path
         except Exception as e:  # safetensors raises its own error types
             raise CheckpointError(f'{path} is not a readable safetensors file '
                                   f'(truncated or corrupt?): {e}') from e
-    else:
-        try:
-            obj = torch.load(path, map_location='cpu', weights_only=True)
-        except pickle.UnpicklingError as e:
-            raise CheckpointError(
-                f'refused to load {path}: it holds pickled Python objects '
-                'beyond tensors and plain containers, which could run code '
-                'when loaded. Only weights are accepted (torch.load with '
-                f'weights_only=True). Details: {str(e).splitlines()[0]}'
-            ) from e
-        except (EOFError, RuntimeError, zipfile.BadZipFile, ValueError) as e:
-            raise CheckpointError(f'{path} is not a readable PyTorch '
-                                  f'checkpoint (truncated or corrupt?): {e}'
-                                  ) from e
-    return _unwrap(obj, path)
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True), path
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f'refused to load {path}: it holds pickled Python objects '
+            'beyond tensors and plain containers, which could run code '
+            'when loaded. Only weights are accepted (torch.load with '
+            f'weights_only=True). Details: {str(e).splitlines()[0]}') from e
+    except (EOFError, RuntimeError, zipfile.BadZipFile, ValueError) as e:
+        raise CheckpointError(f'{path} is not a readable PyTorch '
+                              f'checkpoint (truncated or corrupt?): {e}'
+                              ) from e
 
 
-def _unwrap(obj, path: str) -> StateDict:
+def _check_magic(path: str) -> None:
+    """Refuse what is plainly no checkpoint before a loader misreports it
+    (torch calls an HTML page "a pickle it refused to load")."""
+    with open(path, 'rb') as f:
+        head = f.read(64)
+    if not head:
+        raise CheckpointError(f'{path} is empty, not a checkpoint')
+    text = head.lstrip().lower()
+    if text.startswith((b'<!doctype', b'<html', b'<?xml', b'<head',
+                        b'<body')):
+        raise CheckpointError(
+            f'{path} is not a checkpoint but a web page (HTML): the server '
+            'answered with a page (a login, error or download page) instead '
+            'of the weights; check the URL')
+    if path.endswith('.safetensors'):
+        return
+    if not (head.startswith(b'PK\x03\x04') or head[0] == 0x80):
+        raise CheckpointError(
+            f'{path} is not a PyTorch checkpoint (neither a torch.save zip '
+            f'archive nor a pickle; it starts with {head[:16]!r})')
+
+
+def state_dict_of(obj, path: str) -> StateDict:
+    """The state dict inside a loaded checkpoint object."""
     if isinstance(obj, Mapping):
         for key in ('state_dict', 'model'):
             if isinstance(obj.get(key), Mapping):
@@ -97,19 +128,6 @@ def strip_prefix(state_dict: Mapping[str, Tensor], prefix: str) -> StateDict:
     return out
 
 
-def convert_checkpoint(src: str, dst: str) -> Tuple[str, StateDict]:
-    """Convert a checkpoint file/folder ``src`` and save it to ``dst`` as
-    ``{'state_dict': ..., 'meta': ...}`` (loadable by the classifier with
-    ``load_from`` and, through ``init_cfg``, by the backbone). Returns the
-    detected format and the converted state dict."""
-    state_dict, fmt = convert_cvt_state_dict(read_checkpoint(src))
-    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
-    torch.save(dict(state_dict=state_dict,
-                    meta=dict(converted_from=os.path.basename(src),
-                              source_format=fmt)), dst)
-    return fmt, state_dict
-
-
 def load_into(module: nn.Module, state_dict: Mapping[str, Tensor],
               source: str) -> None:
     """``load_state_dict(strict=False)`` that refuses shape mismatches with a
@@ -130,36 +148,3 @@ def load_into(module: nn.Module, state_dict: Mapping[str, Tensor],
     if unexpected:
         print_log(f'unexpected keys (ignored): {unexpected}',
                   logger='current', level=logging.WARNING)
-
-
-def load_pretrained(backbone: nn.Module, path: str,
-                    prefix: Optional[str] = None) -> None:
-    """Load CvT backbone weights from any known checkpoint layout.
-
-    ``prefix`` selects a sub-tree first (e.g. ``'backbone.'``); otherwise the
-    ``module.`` and ``backbone.`` prefixes are handled automatically. Keys
-    outside the backbone (classifier head, detector neck...) and the
-    classifier's final norm, when the backbone has none (dense outputs), are
-    not loaded and are reported by group.
-    """
-    state_dict = read_checkpoint(path)
-    if prefix:
-        state_dict = strip_prefix(state_dict, prefix)
-    state_dict, fmt = convert_cvt_state_dict(state_dict)
-    source = f'{path} ({fmt} format)'
-    skipped = Counter(k.split('.')[0] for k in state_dict
-                      if not k.startswith('backbone.'))
-    try:
-        loaded = strip_prefix(state_dict, 'backbone.')
-    except CheckpointError as e:
-        raise CheckpointError(f'{source}: no CvT backbone weights found') \
-            from e
-    if not hasattr(backbone, 'cls_norm') or backbone.cls_norm is None:
-        # the classifier's final norm: a dense backbone has none
-        for k in [k for k in loaded if k.startswith('cls_norm.')]:
-            del loaded[k]
-            skipped['cls_norm'] += 1
-    if skipped:
-        print_log(f'{source}: tensors this backbone does not use, not '
-                  f'loaded: {dict(skipped)}', logger='current')
-    load_into(backbone, loaded, source)

@@ -393,9 +393,11 @@ class CvT(BaseModule):
         norm_eval: keep every BatchNorm in eval mode during training.
         with_cp: gradient checkpointing per block.
         pretrained: deprecated, use ``init_cfg``.
-        init_cfg: ``dict(type='Pretrained', checkpoint=..., prefix=None)``
-            accepts the original release, Hugging Face ``microsoft/cvt-*``
-            files/folders and this project's checkpoints.
+        init_cfg: ``dict(type='Pretrained', checkpoint=..., prefix=None)``:
+            the checkpoint is a file or Hugging Face model folder, an http(s)
+            URL, a Hugging Face repo id (``microsoft/cvt-13``,
+            ``hf://org/name@rev``) or a model-zoo name (``cvt-13``...), in
+            the original release's, Hugging Face's or this project's layout.
     """
 
     arch_zoo: Dict[str, dict] = {
@@ -666,7 +668,7 @@ class CvT(BaseModule):
     def init_weights(self) -> None:
         cfg = self.init_cfg
         if isinstance(cfg, Mapping) and cfg.get('type') == 'Pretrained':
-            from ...utils.checkpoint import load_pretrained
+            from ...hub import load_pretrained
             self._init_paper_weights()
             load_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'))
             self._is_init = True
