@@ -1,35 +1,70 @@
-"""Run a detector or segmenter on one image (any size) and draw the result.
+"""Predict on one image (any size) with a classifier, detector or segmenter.
 
+    python tools/infer.py MODEL IMAGE [--topk 5]
     python tools/infer.py CONFIG CHECKPOINT IMAGE [--out FILE]
-                          [--score-thr 0.3] [--device cpu]
+                          [--score-thr 0.3] [--topk 5] [--device cpu]
 
-mmdet configs (default_scope='mmdet') draw boxes, masks and labels with
-mmdet's DetLocalVisualizer; mmseg configs draw the segmentation overlay with
-SegLocalVisualizer. The image goes through the config's test pipeline and
-the prediction is mapped back to the image's own size. Default output:
-IMAGE with the suffix ``_pred.png``.
+MODEL is a published classifier by model-zoo name (``cvt-13``,
+``cvt-21-384-22k``...): its weights are downloaded once, the image gets the
+published preprocessing (resize 256 / centre crop 224, or 384 x 384 for the
+384 models; ImageNet mean and std) and the top-k ImageNet classes are
+printed with their probabilities. With CONFIG and CHECKPOINT (any checkpoint
+source: file, URL, Hugging Face repo, zoo name), an mmpretrain config prints
+the top-k classes the same way; mmdet configs draw boxes, masks and labels,
+mmseg configs the segmentation overlay, to --out (default IMAGE with the
+suffix ``_pred.png``).
 """
 import argparse
+import sys
 
-from cvt_backbone.apis import infer, summarise
+from cvt_backbone.apis import (
+    classify,
+    get_model,
+    init_model,
+    predict_and_draw,
+    summarise,
+)
+from cvt_backbone.hub import find_model, list_models
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[1])
-    p.add_argument('config')
-    p.add_argument('checkpoint')
-    p.add_argument('image')
-    p.add_argument('--out', help='output image (default IMAGE_pred.png)')
+    p.add_argument('inputs', nargs='+', metavar='MODEL|CONFIG CHECKPOINT',
+                   help='MODEL IMAGE, or CONFIG CHECKPOINT IMAGE')
+    p.add_argument('--out', help='output image for detection/segmentation '
+                   '(default IMAGE_pred.png)')
     p.add_argument('--score-thr', type=float, default=0.3,
                    help='detections below this score are not drawn')
+    p.add_argument('--topk', type=int, default=5,
+                   help='classes printed for a classifier')
     p.add_argument('--device', default='cpu')
     args = p.parse_args(argv)
-    result, out = infer(args.config, args.checkpoint, args.image, args.out,
-                        args.score_thr, args.device)
-    task = 'det' if hasattr(result, 'pred_instances') else 'seg'
+    if len(args.inputs) == 2:
+        name, image = args.inputs
+        if find_model(name) is None:
+            p.error(f'{name!r} is not a model-zoo name ({list_models()}); '
+                    'give CONFIG CHECKPOINT IMAGE for other models')
+        model = get_model(name, pretrained=True, device=args.device)
+        print_top(classify(model, image, args.topk), image, name)
+        return 0
+    if len(args.inputs) != 3:
+        p.error('expected MODEL IMAGE or CONFIG CHECKPOINT IMAGE')
+    config, checkpoint, image = args.inputs
+    model, task = init_model(config, checkpoint, args.device)
+    if task == 'cls':
+        print_top(classify(model, image, args.topk), image, checkpoint)
+        return 0
+    result, out = predict_and_draw(model, task, image, args.out,
+                                   args.score_thr)
     print(f'{summarise(task, result, args.score_thr)}; drawn to {out}')
     return 0
 
 
+def print_top(top, image: str, model: str) -> None:
+    print(f'{image} ({model}):')
+    for rank, (name, prob) in enumerate(top, 1):
+        print(f'  {rank}. {name:<40} {prob:.4f}')
+
+
 if __name__ == '__main__':
-    raise SystemExit(main())
+    sys.exit(main())

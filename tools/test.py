@@ -2,6 +2,10 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
                          [--cfg-options k=v ...] [--launcher ...]
+
+CHECKPOINT is any checkpoint source: a file, an http(s) URL, a Hugging Face
+repo id or a model-zoo name, e.g. ``tools/test.py configs/cvt13_classify.py
+cvt-13`` evaluates the published CvT-13 on the config's ImageNet val set.
 """
 import argparse
 import os
@@ -23,8 +27,8 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg = build_config(args.config, work_dir=args.work_dir,
+                       load_from=args.checkpoint,
                        cfg_options=args.cfg_options, launcher=args.launcher)
-    cfg.load_from, cfg.resume = args.checkpoint, False
     metrics = build_runner(cfg).test()
     for k, v in metrics.items():
         print(f'{k}: {v:.2f}' if isinstance(v, float) else f'{k}: {v}')

@@ -1,45 +1,73 @@
-"""Inference with CvT detectors and segmenters on one image of any size.
+"""Inference with CvT classifiers, detectors and segmenters on one image of
+any size.
 
-A thin layer over mmdet's and mmseg's own APIs (``init_detector`` /
+A thin layer over mmpretrain's, mmdet's and mmseg's own APIs
+(``ImageClassificationInferencer``, ``init_detector`` /
 ``inference_detector``, ``init_model`` / ``inference_model`` and their
 visualisers): it picks the library from the config's ``default_scope`` so
-one call (and ``tools/infer.py``) serves both.
+one call (and ``tools/infer.py``) serves all three, and it takes checkpoints
+from any source (file, URL, Hugging Face repo, model-zoo name) in any CvT
+layout.
 """
 import os
 import os.path as osp
 import time
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
+from ..hub import as_checkpoint_scheme, class_names
+
 
 def config_task(cfg) -> str:
-    """``'det'`` for an mmdet config, ``'seg'`` for an mmseg one."""
+    """``'cls'`` for an mmpretrain config, ``'det'`` for an mmdet one,
+    ``'seg'`` for an mmseg one."""
     scope = cfg.get('default_scope')
-    if scope == 'mmdet':
-        return 'det'
-    if scope == 'mmseg':
-        return 'seg'
-    raise ValueError(f"default_scope {scope!r} is neither 'mmdet' nor "
-                     "'mmseg': not a dense-prediction config")
+    tasks = dict(mmpretrain='cls', mmdet='det', mmseg='seg')
+    if scope not in tasks:
+        raise ValueError(f'default_scope {scope!r} is none of {list(tasks)}:'
+                         ' not a classification, detection or segmentation '
+                         'config')
+    return tasks[scope]
 
 
 def init_model(config, checkpoint: Optional[str] = None,
                device: str = 'cpu') -> Tuple[object, str]:
     """Build the model of ``config`` (path or Config), load ``checkpoint``
-    and return ``(model, task)``. Class names come from the checkpoint's
-    ``dataset_meta`` (mmengine stores it) or the config's dataset."""
+    (any source) and return ``(model, task)``. Class names come from the
+    checkpoint's ``dataset_meta`` (mmengine stores it), the published
+    weights' ``config.json``, or the config's dataset."""
     from mmengine.config import Config
     if isinstance(config, str):
         config = Config.fromfile(config)
     task = config_task(config)
-    if task == 'det':
+    scheme = as_checkpoint_scheme(checkpoint) if checkpoint else None
+    if task == 'cls':
+        from mmpretrain.apis import get_model as mmpretrain_model
+        model = mmpretrain_model(config, pretrained=scheme, device=device)
+        names = class_names(checkpoint) if checkpoint else None
+        if names and len(names) == model.head.num_classes:
+            model._dataset_meta = dict(classes=names)
+    elif task == 'det':
         from mmdet.apis import init_detector
-        model = init_detector(config, checkpoint, device=device)
+        model = init_detector(config, scheme, device=device)
     else:
         from mmseg.apis import init_model as init_segmentor
-        model = init_segmentor(config, checkpoint, device=device)
+        model = init_segmentor(config, scheme, device=device)
     return model, task
+
+
+def classify(model, image, topk: int = 5) -> List[Tuple[str, float]]:
+    """The ``topk`` classes of a classifier for ``image`` (a path or a BGR
+    ``uint8 [H, W, 3]`` array), with probabilities, after the model's test
+    preprocessing (its config's test pipeline)."""
+    from mmpretrain.apis import ImageClassificationInferencer
+    scores = ImageClassificationInferencer(model=model)(image)[0][
+        'pred_scores']
+    names = getattr(model, '_dataset_meta', {}).get('classes')
+    top = np.argsort(-scores)[:topk]
+    return [(names[i] if names else f'class {i}', float(scores[i]))
+            for i in top]
 
 
 def _visualizer(task: str, model):
@@ -93,10 +121,19 @@ def summarise(task: str, result, score_thr: float = 0.3) -> str:
 def infer(config, checkpoint: Optional[str], image: str,
           out: Optional[str] = None, score_thr: float = 0.3,
           device: str = 'cpu'):
-    """Predict on the image file ``image`` and draw the result to ``out``
-    (default ``<image stem>_pred.png``). Returns ``(result, out)``."""
-    import mmcv
+    """Detect or segment the image file ``image`` with the model of
+    ``config`` and ``checkpoint`` and draw the result to ``out`` (default
+    ``<image stem>_pred.png``). Returns ``(result, out)``."""
     model, task = init_model(config, checkpoint, device)
+    return predict_and_draw(model, task, image, out, score_thr)
+
+
+def predict_and_draw(model, task: str, image: str, out: Optional[str] = None,
+                     score_thr: float = 0.3):
+    """:func:`predict` on the image file ``image`` and :func:`draw` the
+    result to ``out`` (default ``<image stem>_pred.png``). Returns
+    ``(result, out)``."""
+    import mmcv
     img = mmcv.imread(image)
     if img is None:
         raise FileNotFoundError(f'cannot read image {image}')

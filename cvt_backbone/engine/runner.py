@@ -2,6 +2,9 @@
 on GPU clusters and CPU-only machines alike (what ``tools/train.py`` and
 ``tools/test.py`` call).
 
+``load_from`` (and ``tools/test.py``'s checkpoint) may be any checkpoint
+source (file, URL, Hugging Face repo, model-zoo name) in any CvT layout.
+
 mmpretrain's ``tools/train.py`` does the same merging inside the script; it
 is a function here so that both of this project's tools (and notebooks)
 share one copy, and because it adds what mmengine lacks on a machine
@@ -17,16 +20,20 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from ..hub import as_checkpoint_scheme
+
 
 def build_config(config: str, work_dir: Optional[str] = None,
-                 resume: Optional[str] = None, amp: bool = False,
+                 resume: Optional[str] = None,
+                 load_from: Optional[str] = None, amp: bool = False,
                  auto_scale_lr: bool = False,
                  cfg_options: Optional[dict] = None,
                  launcher: str = 'none') -> Config:
     """Load ``config`` and apply the command-line choices to it.
 
     ``resume='auto'`` continues from the latest checkpoint of the work dir,
-    another string from that checkpoint.
+    another string from that checkpoint. ``load_from`` (or the config's)
+    may be any checkpoint source in any CvT layout.
     """
     cfg = Config.fromfile(config)
     if cfg_options:
@@ -37,10 +44,16 @@ def build_config(config: str, work_dir: Optional[str] = None,
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('work_dirs',
                                 osp.splitext(osp.basename(config))[0])
+    if load_from is not None:
+        cfg.resume, cfg.load_from = False, load_from
     if resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif resume is not None:
         cfg.resume, cfg.load_from = True, resume
+    if cfg.get('load_from') and not cfg.get('resume'):
+        # any source (zoo name, repo id, URL, published layout): read
+        # safely and converted by this project's checkpoint loader
+        cfg.load_from = as_checkpoint_scheme(cfg.load_from)
     if auto_scale_lr:
         cfg.setdefault('auto_scale_lr', {})['enable'] = True
     wrapper = cfg.get('optim_wrapper', {})

@@ -2,9 +2,11 @@
 
     python tools/model_converters/convert_weights.py SRC DST
 
-SRC: an original release file (``CvT-13-224x224-IN-1k.pth``), a Hugging Face
-``microsoft/cvt-*`` ``.bin``/``.safetensors`` file or model folder, or one of
-this project's checkpoints. The format is detected. DST holds the keys of an
+SRC: any checkpoint source: an original release file
+(``CvT-13-224x224-IN-1k.pth``), a Hugging Face ``.bin``/``.safetensors`` file
+or model folder, an http(s) URL, a Hugging Face repo id (``microsoft/cvt-13``,
+``hf://org/name@rev``), a model-zoo name (``cvt-13``...) or one of this
+project's checkpoints. The format is detected. DST holds the keys of an
 mmpretrain ImageClassifier with the CvT backbone and a LinearClsHead: it is
 ``load_from`` for the classification configs and, through
 ``init_cfg=dict(type='Pretrained', checkpoint=DST)``, for any CvT backbone.
@@ -12,12 +14,14 @@ mmpretrain ImageClassifier with the CvT backbone and a LinearClsHead: it is
 import argparse
 import sys
 
-from cvt_backbone.utils import CheckpointError, convert_checkpoint
+from cvt_backbone.hub import convert_checkpoint
+from cvt_backbone.utils import CheckpointError
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
-    parser.add_argument('src', help='checkpoint file or HF model folder')
+    parser.add_argument('src', help='checkpoint file, HF model folder, URL, '
+                        'HF repo id or model-zoo name')
     parser.add_argument('dst', help='output .pth path')
     args = parser.parse_args(argv)
     try:
