@@ -6,4 +6,4 @@ _base_ = [
     './_base_/models/cvt-13.py', './_base_/datasets/imagenet_384.py',
     './_base_/schedules/cvt_finetune_30e.py', './_base_/default_runtime.py'
 ]
-load_from = 'checkpoints/cvt-13_in1k.pth'  # the CvT-13 ImageNet classifier
+load_from = 'cvt-13'  # the published ImageNet CvT-13 (224), by zoo name

@@ -4,6 +4,6 @@ _base_ = [
     './_base_/models/cvt-21.py', './_base_/datasets/imagenet_384.py',
     './_base_/schedules/cvt_finetune_30e.py', './_base_/default_runtime.py'
 ]
-load_from = 'checkpoints/cvt-21_in1k.pth'  # the CvT-21 ImageNet classifier
+load_from = 'cvt-21'  # the published ImageNet CvT-21 (224), by zoo name
 optim_wrapper = dict(optimizer=dict(weight_decay=0.1))
 train_dataloader = dict(batch_size=32)

@@ -6,6 +6,6 @@ _base_ = [
     './_base_/models/cvt-w24.py', './_base_/datasets/imagenet_384.py',
     './_base_/schedules/cvt_finetune_30e.py', './_base_/default_runtime.py'
 ]
-load_from = 'checkpoints/cvt-w24-384-22k.pth'
+load_from = 'cvt-w24-384-22k'  # the published model, by zoo name
 optim_wrapper = dict(optimizer=dict(weight_decay=0.1))
 train_dataloader = dict(batch_size=16)

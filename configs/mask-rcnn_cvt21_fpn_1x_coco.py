@@ -5,4 +5,4 @@ _base_ = './mask-rcnn_cvt13_fpn_1x_coco.py'
 
 model = dict(
     backbone=dict(arch='21', drop_path_rate=0.2,
-                  init_cfg=dict(checkpoint='checkpoints/cvt-21_in1k.pth')))
+                  init_cfg=dict(checkpoint='cvt-21')))

@@ -5,4 +5,4 @@ _base_ = './upernet_cvt13_512x512_160k_ade20k.py'
 
 model = dict(
     backbone=dict(arch='21', drop_path_rate=0.2,
-                  init_cfg=dict(checkpoint='checkpoints/cvt-21_in1k.pth')))
+                  init_cfg=dict(checkpoint='cvt-21')))

@@ -5,11 +5,13 @@
 #
 # cvt_backbone: CvT-13 for dense prediction: the stride-4/8/16 maps
 #   (64/192/384 channels), a LayerNorm on each (new parameters), drop path
-#   0.1, initialised from an ImageNet CvT-13 checkpoint in any format the
-#   converter reads. Projection BatchNorm: frozen ImageNet statistics
-#   (norm_eval) for detection's 2 images per GPU, whose batch statistics are
-#   noisy and far from the classification ones; the affine parameters still
-#   train. Segmentation configs switch to trained SyncBN.
+#   0.1, initialised from the published ImageNet CvT-13. Projection
+#   BatchNorm: frozen ImageNet statistics (norm_eval) for detection's 2
+#   images per GPU, whose batch statistics are noisy and far from the
+#   classification ones; the affine parameters still train. Segmentation
+#   configs switch to trained SyncBN. Any checkpoint
+#   source works in init_cfg: a zoo name, a Hugging Face repo id, a URL or a
+#   file, in the original release's, Hugging Face's or this project's layout.
 # cvt_optim_wrapper: the transformer-backbone fine-tuning optimiser: AdamW,
 #   lr 1e-4, weight decay 0.05, none on norms (LayerNorm and BatchNorm),
 #   biases and the class token.
@@ -28,7 +30,9 @@ cvt_backbone = dict(
     norm_eval=True,
     frozen_stages=-1,
     with_cp=False,  # True trades compute for memory at 800x1333
-    init_cfg=dict(type='Pretrained', checkpoint='checkpoints/cvt-13_in1k.pth'))
+    # the published ImageNet CvT-13 by its model-zoo name: downloaded once
+    # from the Hugging Face Hub (microsoft/cvt-13) and converted on the fly
+    init_cfg=dict(type='Pretrained', checkpoint='cvt-13'))
 cvt_optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
