@@ -31,3 +31,29 @@ def tiny_cls_data(tmp_path_factory):
     return generate_classification(
         root, SyntheticSpec(image_size=32, train_per_class=24,
                             val_per_class=10), verbose=False)
+
+
+@pytest.fixture(scope='session')
+def published(tmp_path_factory):
+    """A 'published' CvT-13 (QuickGELU: numerically the release) with 1000
+    named classes, as a Hugging Face folder, a .bin and an original-release
+    .pth; a fixed input ``x.pt`` and the model's outputs on it (``ref``:
+    stage maps and logits)."""
+    import torch
+
+    from helpers import PUBLISHED_LABELS, hf_to_original_reference
+    root = tmp_path_factory.mktemp('published')
+    model = make_hf_cvt(num_labels=1000, quick_gelu=True, seed=7,
+                        id2label=PUBLISHED_LABELS,
+                        label2id={v: k for k, v in PUBLISHED_LABELS.items()})
+    model.save_pretrained(root / 'hf')
+    state = model.state_dict()
+    torch.save(state, root / 'pytorch_model.bin')
+    torch.save(hf_to_original_reference(state), root / 'CvT-13-orig.pth')
+    x = torch.randn(2, 3, 96, 128, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        out = model.cvt(x, output_hidden_states=True)
+        ref = dict(maps=[h.clone() for h in out.hidden_states],
+                   logits=model(x).logits.clone())
+    torch.save(x, root / 'x.pt')
+    return dict(root=root, ref=ref, model=model)

@@ -199,3 +199,145 @@ def load_tool(relpath: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# -- a stand-in for the Hugging Face Hub and plain file URLs -----------------
+class FakeHub:
+    """An HTTP server on 127.0.0.1 that answers like the Hugging Face Hub
+    for the repos added to it (``/<org>/<name>/resolve/<rev>/<file>`` with
+    the headers ``huggingface_hub`` needs, 404 with ``X-Error-Code``) and
+    serves plain files (``/files/<name>``). ``cut`` files send their full
+    ``Content-Length`` and then close the connection half-way.
+
+    Use as a context manager; ``url`` is the endpoint (``HF_ENDPOINT``),
+    ``requests`` the paths asked for.
+    """
+
+    COMMIT = 'a' * 40
+
+    def __init__(self) -> None:
+        self.repos = {}
+        self.files = {}
+        self.cut = set()
+        self.requests = []
+        self._server = None
+
+    def add_repo(self, repo_id: str, folder) -> None:
+        """Serve the files of ``folder`` (e.g. a ``save_pretrained`` output)
+        as the Hugging Face repo ``repo_id``."""
+        self.repos[repo_id] = {
+            name: open(osp.join(folder, name), 'rb').read()
+            for name in os.listdir(folder)
+            if osp.isfile(osp.join(folder, name))}
+
+    def add_file(self, name: str, data: bytes, cut: bool = False) -> str:
+        """Serve ``data`` at ``/files/<name>``; returns its URL."""
+        self.files[name] = data
+        if cut:
+            self.cut.add(name)
+        return f'{self.url}/files/{name}'
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address
+        return f'http://{host}:{port}'
+
+    def _lookup(self, path: str):
+        """(status, headers, body) for a request path."""
+        import hashlib
+        import json
+        path = path.split('?')[0]
+        if path.startswith('/files/'):
+            name = path[len('/files/'):]
+            if name not in self.files:
+                return 404, {}, b'not found', None
+            return 200, {}, self.files[name], name
+        m = re.fullmatch(r'/api/models/([^/]+/[^/]+)(?:/revision/.+)?', path)
+        if m:
+            if m.group(1) not in self.repos:
+                return 404, {'X-Error-Code': 'RepoNotFound'}, b'{}', None
+            body = json.dumps(dict(id=m.group(1), sha=self.COMMIT, siblings=[
+                dict(rfilename=f) for f in self.repos[m.group(1)]]))
+            return 200, {'Content-Type': 'application/json'}, \
+                body.encode(), None
+        m = re.fullmatch(r'/([^/]+/[^/]+)/resolve/([^/]+)/(.+)', path)
+        if not m or m.group(1) not in self.repos:
+            return 404, {'X-Error-Code': 'RepoNotFound',
+                         'X-Error-Message': 'Repository not found'}, b'', None
+        files = self.repos[m.group(1)]
+        if m.group(3) not in files:
+            return 404, {'X-Error-Code': 'EntryNotFound',
+                         'X-Error-Message': 'Entry not found'}, b'', None
+        data = files[m.group(3)]
+        return 200, {'X-Repo-Commit': self.COMMIT,
+                     'ETag': f'"{hashlib.sha256(data).hexdigest()}"'}, \
+            data, m.group(3)
+
+    def __enter__(self) -> 'FakeHub':
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _answer(self, body_too: bool) -> None:
+                hub.requests.append((self.command, self.path))
+                status, headers, body, name = hub._lookup(self.path)
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                if not body_too:
+                    return
+                if name in hub.cut:
+                    self.wfile.write(body[:len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+            def do_HEAD(self):
+                self._answer(False)
+
+            def do_GET(self):
+                self._answer(True)
+
+        self._server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def hub_env(hub_url: str, home, offline: bool = False) -> dict:
+    """Environment variables pointing huggingface_hub and this project's
+    URL cache at a test hub and test caches (for tools run in a
+    subprocess)."""
+    return dict(HF_ENDPOINT=hub_url, HF_HOME=str(home / 'hf'),
+                CVT_BACKBONE_CACHE=str(home / 'urls'),
+                HF_HUB_OFFLINE='1' if offline else '0',
+                HF_HUB_DISABLE_TELEMETRY='1')
+
+
+PUBLISHED_LABELS = {i: f'class_{i}_name' for i in range(1000)}
+
+
+def serve_published(hub: 'FakeHub', published: dict) -> dict:
+    """Serve the ``published`` fixture's model as the repo
+    ``microsoft/cvt-13`` (so the zoo name ``cvt-13`` finds it) and as two
+    plain URLs (Hugging Face and original-release layouts); returns the
+    URLs."""
+    root = published['root']
+    hub.add_repo('microsoft/cvt-13', root / 'hf')
+    return dict(
+        url_bin=hub.add_file('cvt13.bin',
+                             (root / 'pytorch_model.bin').read_bytes()),
+        url_orig=hub.add_file('CvT-13-224x224-IN-1k.pth',
+                              (root / 'CvT-13-orig.pth').read_bytes()))

@@ -101,7 +101,7 @@ def test_published_classifier_loads_key_for_key_and_matches(
         published_1k, fmt, tmp_path):
     from mmengine.runner import load_checkpoint
 
-    from cvt_backbone.utils import convert_checkpoint
+    from cvt_backbone.hub import convert_checkpoint
     state = published_1k.state_dict()
     if fmt == 'original':
         state = hf_to_original_reference(state)
