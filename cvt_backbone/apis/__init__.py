@@ -1,5 +1,17 @@
+from .deploy import (
+    DEFAULT_OPSET,
+    OnnxExport,
+    OnnxMismatchError,
+    build_model_for_export,
+    export_config,
+    export_onnx,
+    verify_onnx,
+)
 from .inference import config_task, draw, infer, init_model, predict, summarise
 
 __all__ = [
-    'config_task', 'draw', 'infer', 'init_model', 'predict', 'summarise'
+    'DEFAULT_OPSET', 'OnnxExport', 'OnnxMismatchError',
+    'build_model_for_export', 'config_task', 'draw', 'export_config',
+    'export_onnx', 'infer', 'init_model', 'predict', 'summarise',
+    'verify_onnx'
 ]
