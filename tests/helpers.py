@@ -251,3 +251,15 @@ def tiny_classifier_config(num_classes: int = 10):
     cfg.model.head.in_channels = TINY_DENSE_ARCH['embed_dims'][-1]
     cfg.model.head.num_classes = num_classes
     return cfg
+
+
+# -- ONNX --------------------------------------------------------------------
+def ort_outputs(path: str, x: torch.Tensor) -> dict:
+    """Run an ONNX file in onnxruntime (CPU) on ``x``, independently of the
+    package's own checker: ``{output name: tensor}``."""
+    import onnxruntime as ort
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    feed = {session.get_inputs()[0].name: x.numpy()}
+    names = [o.name for o in session.get_outputs()]
+    return {n: torch.from_numpy(v)
+            for n, v in zip(names, session.run(None, feed))}
