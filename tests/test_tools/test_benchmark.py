@@ -71,14 +71,14 @@ def test_onnxruntime_and_unfused_variants_run_like_for_like(tmp_path):
                 w=56, dtype='fp32', device='cpu', warmup=0, iters=1)
     x = torch.randn(2, 3, 40, 56)
     outs = {}
-    for v in ('ours', 'ours_unfused', 'ours_onnx'):
+    for v in ('ours', 'ours_unfused', 'ours_onnx', 'ours_onnx23'):
         model = benchmark.build_model(dict(spec, variant=v))
         with torch.no_grad():
             outs[v] = torch.as_tensor(benchmark._forward_fn(model, v)(x))
     session = benchmark.build_model(dict(spec, variant='ours_onnx'))
     threads = session.get_session_options().intra_op_num_threads
     assert threads == torch.get_num_threads()
-    for v in ('ours_unfused', 'ours_onnx'):
+    for v in ('ours_unfused', 'ours_onnx', 'ours_onnx23'):
         assert (outs[v] - outs['ours']).abs().max() <= 1e-4, v
     assert benchmark.applies('ours_onnx', 'infer', 'fp32')
     assert not benchmark.applies('ours_onnx', 'infer', 'bf16')
@@ -103,8 +103,9 @@ def test_onnx_rows_and_ratios_in_the_table(tmp_path):
         assert 'error' not in r['runs'][0], r['runs'][0]
         assert r['time_s'] > 0
     table = (out / 'table.md').read_text()
-    assert '| infer224 | inference 2x48x64 | fp32 | ours, onnxruntime |' \
+    assert '| infer224 | inference 2x48x64 | fp32 | ours, onnxruntime ' \
+        '(opset 18) |' in table
+    assert '- onnxruntime (opset 18) vs torch fused eager, infer224 fp32: ' \
         in table
-    assert '- onnxruntime vs torch fused eager, infer224 fp32: ' in table
-    assert '- onnxruntime vs torch eager, BatchNorm not folded, infer224 ' \
-        'fp32: ' in table
+    assert '- onnxruntime (opset 18) vs torch eager, BatchNorm not folded, ' \
+        'infer224 fp32: ' in table

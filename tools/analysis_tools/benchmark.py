@@ -44,13 +44,16 @@ CASES: Dict[str, Dict[str, Any]] = {
 # ours: eager (BatchNorm folded for inference); ours_cp: with_cp=True
 # (training only); ours_compile: torch.compile'd; theirs: transformers;
 # ours_unfused: eager with the projection BatchNorms left unfolded
-# (inference only); ours_onnx: onnxruntime (CPU, as many intra-op threads as
-# torch's) on the fused model exported by cvt_backbone.apis.export_onnx
-# (inference, fp32, CPU only).
-VARIANTS = ('ours', 'theirs', 'ours_cp', 'ours_compile', 'ours_unfused',
-            'ours_onnx')
+# (inference only); ours_onnx, ours_onnx23: onnxruntime (CPU, as many
+# intra-op threads as torch's) on the fused model exported by
+# cvt_backbone.apis.export_onnx at opset 18 (the default: attention as
+# MatMul/Softmax, the T x T matrix materialised) and at opset 23 (ONNX's
+# Attention op) (inference, fp32, CPU only).
+ONNX_OPSETS = {'ours_onnx': 18, 'ours_onnx23': 23}
+VARIANTS = ('ours', 'theirs', 'ours_cp', 'ours_compile',
+            'ours_unfused') + tuple(ONNX_OPSETS)
 DEFAULT_VARIANTS = ('ours', 'theirs', 'ours_cp')
-INFER_ONLY = ('ours_unfused', 'ours_onnx')
+INFER_ONLY = ('ours_unfused', ) + tuple(ONNX_OPSETS)
 
 
 def applies(variant: str, mode: str, dtype: str) -> bool:
@@ -59,7 +62,7 @@ def applies(variant: str, mode: str, dtype: str) -> bool:
         return mode == 'train'
     if variant in INFER_ONLY and mode != 'infer':
         return False
-    return not (variant == 'ours_onnx' and dtype != 'fp32')
+    return not (variant in ONNX_OPSETS and dtype != 'fp32')
 
 
 def parse_arch(arch: Any) -> Dict[str, List[int]]:
@@ -126,32 +129,32 @@ def build_model(spec: Dict[str, Any]):
             model.fuse()
     else:
         model.train()
-    if variant == 'ours_onnx':
-        return onnx_session(model, spec)
+    if variant in ONNX_OPSETS:
+        return onnx_session(model, spec, ONNX_OPSETS[variant])
     return model.to(spec['device'])
 
 
-def onnx_session(model, spec: Dict[str, Any]):
-    """An onnxruntime session on ``model`` exported to ONNX (checked
-    against torch by the export), with torch's thread count. The file is
-    exported once per run, beside the reference weights, and reused by
-    the later workers."""
+def onnx_session(model, spec: Dict[str, Any], opset: int):
+    """An onnxruntime session on ``model`` exported to ONNX at ``opset``
+    (checked against torch by the export), with torch's thread count. The
+    file is exported once per run and opset, beside the reference weights,
+    and reused by the later workers."""
     import torch
 
     from cvt_backbone.apis import export_onnx
     from cvt_backbone.apis.deploy import ort_session
     if spec['device'] != 'cpu' or spec['mode'] != 'infer':
-        raise ValueError('ours_onnx measures CPU inference only')
-    path = spec['weights'] + '.onnx'
+        raise ValueError('onnxruntime variants measure CPU inference only')
+    path = f'{spec["weights"]}.opset{opset}.onnx'
     if not os.path.exists(path):
         tmp = f'{path}.{os.getpid()}.tmp.onnx'
-        export_onnx(model, tmp, input_size=(64, 64))
+        export_onnx(model, tmp, input_size=(64, 64), opset=opset)
         os.replace(tmp, path)
     return ort_session(path, threads=torch.get_num_threads())
 
 
 def _forward_fn(model, variant: str):
-    if variant == 'ours_onnx':  # an onnxruntime session
+    if variant in ONNX_OPSETS:  # an onnxruntime session
         feed = model.get_inputs()[0].name
         return lambda x: model.run(None, {feed: x.numpy()})[-1]
     if variant == 'theirs':
@@ -403,7 +406,8 @@ def render_table(results: Dict[str, Any]) -> str:
     names = dict(ours='ours', theirs='transformers', ours_cp='ours, with_cp',
                  ours_compile='ours, torch.compile',
                  ours_unfused='ours, BatchNorm not folded',
-                 ours_onnx='ours, onnxruntime')
+                 ours_onnx='ours, onnxruntime (opset 18)',
+                 ours_onnx23='ours, onnxruntime (opset 23)')
     for r in results['rows']:
         what = ('inference' if r['mode'] == 'infer' else 'train step')
         inp = f'{what} {r["batch"]}x{r["h"]}x{r["w"]}'
@@ -444,13 +448,14 @@ def onnx_ratios(rows: List[Dict[str, Any]]) -> List[str]:
              for r in rows if 'time_s' in r}
     lines = []
     for (case, dtype, v), t in timed.items():
-        if v != 'ours_onnx':
+        if v not in ONNX_OPSETS:
             continue
         for ref, what in (('ours', 'fused eager'),
                           ('ours_unfused', 'eager, BatchNorm not folded')):
             if (case, dtype, ref) in timed:
-                lines.append(f'- onnxruntime vs torch {what}, {case} '
-                             f'{dtype}: {timed[(case, dtype, ref)] / t:.2f}x')
+                lines.append(f'- onnxruntime (opset {ONNX_OPSETS[v]}) vs '
+                             f'torch {what}, {case} {dtype}: '
+                             f'{timed[(case, dtype, ref)] / t:.2f}x')
     return lines
 
 
