@@ -259,10 +259,16 @@ class _Backbone(nn.Module):
         return tuple(self.backbone(x))
 
 
-class _Classifier(nn.Module):
+class _ModelPart(nn.Module):
+    """A part of an OpenMMLab model to export; ``output_names()`` names the
+    graph's outputs."""
+
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+
+
+class _Classifier(_ModelPart):
 
     def output_names(self) -> List[str]:
         return ['logits']
@@ -271,13 +277,9 @@ class _Classifier(nn.Module):
         return self.model(x, mode='tensor')
 
 
-class _Segmenter(nn.Module):
+class _Segmenter(_ModelPart):
     """``mode='tensor'`` logits resized to the input size (mmseg's
     ``resize``, bilinear, the decode head's ``align_corners``)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
 
     def output_names(self) -> List[str]:
         return ['seg_logits']
@@ -289,16 +291,17 @@ class _Segmenter(nn.Module):
                       warning=False)
 
 
-class _Features(nn.Module):
+class _Features(_ModelPart):
     """A detector's ``extract_feat``: backbone + neck."""
 
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        self.num_outs = getattr(model.neck, 'num_outs', None)
-
     def output_names(self) -> List[str]:
-        return [f'neck{i}' for i in range(self.num_outs)]
+        neck = getattr(self.model, 'neck', None)
+        num_outs = getattr(neck, 'num_outs', None)
+        if not isinstance(num_outs, int):
+            raise ValueError(f'the neck {type(neck).__name__} '
+                             'does not say how many maps it returns '
+                             '(num_outs); expected an FPN-like neck')
+        return [f'neck{i}' for i in range(num_outs)]
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         return tuple(self.model.extract_feat(x))
