@@ -15,4 +15,9 @@ setup(
     # first (see README); listing them here would let pip pick other builds.
     install_requires=['mmengine>=0.10,<0.11', 'mmpretrain>=1.2,<1.3', 'numpy',
                       'safetensors'],
+    # ONNX export (tools/deploy/export_onnx.py): onnx for the checker,
+    # onnxruntime (CPU build) to verify and run the exported graph,
+    # onnxscript because torch.onnx imports it. `pip install -e .[deploy]`.
+    extras_require={'deploy': ['onnx>=1.17', 'onnxruntime>=1.20',
+                               'onnxscript>=0.5']},
 )

@@ -15,11 +15,15 @@ from collections import OrderedDict
 from contextlib import contextmanager
 
 import torch
+from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'configs')
 TINY_ARCH = dict(embed_dims=[16, 32, 64], depths=[1, 1, 2],
                  num_heads=[1, 2, 2])
+# the CvT the dense configs are shrunk to (shrink)
+TINY_DENSE_ARCH = dict(embed_dims=[16, 32, 48], depths=[1, 1, 1],
+                       num_heads=[1, 2, 2])
 
 
 def config_path(name: str) -> str:
@@ -341,3 +345,63 @@ def serve_published(hub: 'FakeHub', published: dict) -> dict:
                              (root / 'pytorch_model.bin').read_bytes()),
         url_orig=hub.add_file('CvT-13-224x224-IN-1k.pth',
                               (root / 'CvT-13-orig.pth').read_bytes()))
+
+
+# -- tiny versions of the configs --------------------------------------------
+def shrink(cfg: Config) -> Config:
+    """The config's model with a tiny CvT and narrow neck/heads, so the
+    full-size inputs run in seconds; the structure is unchanged."""
+    m = cfg.model
+    m.backbone.arch = TINY_DENSE_ARCH
+    m.backbone.init_cfg = None
+    m.backbone.norm_cfg = dict(type='BN')
+    dims = [TINY_DENSE_ARCH['embed_dims'][i] for i in m.backbone.out_indices]
+    c = 16
+    if cfg.default_scope == 'mmdet':
+        m.neck.in_channels, m.neck.out_channels = dims, c
+        if 'rpn_head' in m:
+            m.rpn_head.in_channels = m.rpn_head.feat_channels = c
+            r = m.roi_head
+            r.bbox_roi_extractor.out_channels = c
+            r.mask_roi_extractor.out_channels = c
+            r.bbox_head.in_channels, r.bbox_head.fc_out_channels = c, 32
+            r.mask_head.in_channels = r.mask_head.conv_out_channels = c
+            m.train_cfg.rpn_proposal.nms_pre = 200
+            m.test_cfg.rpn.nms_pre = 200
+        else:
+            m.bbox_head.in_channels = m.bbox_head.feat_channels = c
+            m.bbox_head.stacked_convs = 1
+    else:
+        for head in ('decode_head', 'auxiliary_head'):
+            if head in m:
+                m[head].norm_cfg = dict(type='BN')
+                m[head].channels = c
+        if 'neck' in m:
+            m.neck.in_channels, m.neck.out_channels = dims, c
+            m.decode_head.in_channels = [c] * 4
+        else:
+            m.decode_head.in_channels = dims
+            m.auxiliary_head.in_channels = dims[-1]
+    return cfg
+
+
+def tiny_classifier_config(num_classes: int = 10):
+    """``configs/cvt13_classify.py`` (an mmpretrain ImageClassifier) with
+    the tiny dense CvT and a ``num_classes`` head."""
+    cfg = Config.fromfile(config_path('cvt13_classify.py'))
+    cfg.model.backbone.arch = TINY_DENSE_ARCH
+    cfg.model.head.in_channels = TINY_DENSE_ARCH['embed_dims'][-1]
+    cfg.model.head.num_classes = num_classes
+    return cfg
+
+
+# -- ONNX --------------------------------------------------------------------
+def ort_outputs(path: str, x: torch.Tensor) -> dict:
+    """Run an ONNX file in onnxruntime (CPU) on ``x``, independently of the
+    package's own checker: ``{output name: tensor}``."""
+    import onnxruntime as ort
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    feed = {session.get_inputs()[0].name: x.numpy()}
+    names = [o.name for o in session.get_outputs()]
+    return {n: torch.from_numpy(v)
+            for n, v in zip(names, session.run(None, feed))}

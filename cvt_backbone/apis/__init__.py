@@ -1,3 +1,13 @@
+from .deploy import (
+    DEFAULT_OPSET,
+    OnnxExport,
+    OnnxMismatchError,
+    build_model_for_export,
+    export_config,
+    export_onnx,
+    ort_session,
+    verify_onnx,
+)
 from .inference import (
     classify,
     config_task,
@@ -16,7 +26,9 @@ from .model_zoo import (
 )
 
 __all__ = [
-    'classifier_config', 'classify', 'config_task', 'draw', 'get_model',
-    'imagenet_classes', 'infer', 'init_model', 'predict',
-    'predict_and_draw', 'published_test_pipeline', 'summarise'
+    'DEFAULT_OPSET', 'OnnxExport', 'OnnxMismatchError',
+    'build_model_for_export', 'classifier_config', 'classify', 'config_task',
+    'draw', 'export_config', 'export_onnx', 'get_model', 'imagenet_classes',
+    'infer', 'init_model', 'ort_session', 'predict', 'predict_and_draw',
+    'published_test_pipeline', 'summarise', 'verify_onnx'
 ]

@@ -14,9 +14,9 @@ from mmengine.registry import init_default_scope
 from cvt_backbone import CvT
 
 from helpers import ROOT as REPO
-from helpers import conv_sizes
+from helpers import TINY_DENSE_ARCH, conv_sizes, shrink
 
-TINY = dict(embed_dims=[16, 32, 48], depths=[1, 1, 1], num_heads=[1, 2, 2])
+TINY = TINY_DENSE_ARCH
 
 
 def dense_configs():
@@ -122,43 +122,6 @@ def test_config_builds_with_the_conventions(name):
 
 
 # -- forward at odd sizes ---------------------------------------------------
-def shrink(cfg: Config) -> Config:
-    """The config's model with a tiny CvT and narrow neck/heads, so the
-    full-size inputs run in seconds; the structure is unchanged."""
-    m = cfg.model
-    m.backbone.arch = TINY
-    m.backbone.init_cfg = None
-    m.backbone.norm_cfg = dict(type='BN')
-    dims = [TINY['embed_dims'][i] for i in m.backbone.out_indices]
-    c = 16
-    if cfg.default_scope == 'mmdet':
-        m.neck.in_channels, m.neck.out_channels = dims, c
-        if 'rpn_head' in m:
-            m.rpn_head.in_channels = m.rpn_head.feat_channels = c
-            r = m.roi_head
-            r.bbox_roi_extractor.out_channels = c
-            r.mask_roi_extractor.out_channels = c
-            r.bbox_head.in_channels, r.bbox_head.fc_out_channels = c, 32
-            r.mask_head.in_channels = r.mask_head.conv_out_channels = c
-            m.train_cfg.rpn_proposal.nms_pre = 200
-            m.test_cfg.rpn.nms_pre = 200
-        else:
-            m.bbox_head.in_channels = m.bbox_head.feat_channels = c
-            m.bbox_head.stacked_convs = 1
-    else:
-        for head in ('decode_head', 'auxiliary_head'):
-            if head in m:
-                m[head].norm_cfg = dict(type='BN')
-                m[head].channels = c
-        if 'neck' in m:
-            m.neck.in_channels, m.neck.out_channels = dims, c
-            m.decode_head.in_channels = [c] * 4
-        else:
-            m.decode_head.in_channels = dims
-            m.auxiliary_head.in_channels = dims[-1]
-    return cfg
-
-
 SIZES = [(800, 1333), (512, 1024), (333, 517), (97, 131)]
 
 

@@ -57,3 +57,55 @@ def test_worker_runs_a_training_step_with_identical_weights(tmp_path):
     res = benchmark.run_worker(dict(spec, mode='train', batch=2,
                                     variant='ours_cp'))
     assert len(res['times']) == 1 and res['mem_mb'] >= 0
+
+
+def test_onnxruntime_and_unfused_variants_run_like_for_like(tmp_path):
+    """ours_onnx (onnxruntime on the exported fused model) and ours_unfused
+    compute what the fused eager model computes, with torch's thread
+    count; they are measured for fp32 inference only."""
+    import torch
+    arch = benchmark.parse_arch(TINY)
+    weights = str(tmp_path / 'w.pth')
+    benchmark.save_reference_weights(arch, weights)
+    spec = dict(arch=arch, weights=weights, mode='infer', batch=2, h=40,
+                w=56, dtype='fp32', device='cpu', warmup=0, iters=1)
+    x = torch.randn(2, 3, 40, 56)
+    outs = {}
+    for v in ('ours', 'ours_unfused', 'ours_onnx', 'ours_onnx23'):
+        model = benchmark.build_model(dict(spec, variant=v))
+        with torch.no_grad():
+            outs[v] = torch.as_tensor(benchmark._forward_fn(model, v)(x))
+    session = benchmark.build_model(dict(spec, variant='ours_onnx'))
+    threads = session.get_session_options().intra_op_num_threads
+    assert threads == torch.get_num_threads()
+    for v in ('ours_unfused', 'ours_onnx', 'ours_onnx23'):
+        assert (outs[v] - outs['ours']).abs().max() <= 1e-4, v
+    assert benchmark.applies('ours_onnx', 'infer', 'fp32')
+    assert not benchmark.applies('ours_onnx', 'infer', 'bf16')
+    assert not benchmark.applies('ours_onnx', 'train', 'fp32')
+    assert not benchmark.applies('ours_unfused', 'train', 'fp32')
+
+
+@pytest.mark.slow
+def test_onnx_rows_and_ratios_in_the_table(tmp_path):
+    out = tmp_path / 'bench'
+    assert benchmark.main([
+        '--out', str(out), '--arch', TINY, '--cases', 'infer224',
+        'train224', '--size', 'infer224=2x48x64', '--size',
+        'train224=2x32x32', '--variants', 'ours', 'ours_unfused',
+        'ours_onnx', '--dtypes', 'fp32', '--repeats', '1', '--iters', '1',
+        '--warmup', '0', '--peak-size', '64']) == 0
+    results = json.loads((out / 'results.json').read_text())
+    rows = {(r['case'], r['variant']): r for r in results['rows']}
+    assert set(rows) == {('infer224', 'ours'), ('infer224', 'ours_unfused'),
+                         ('infer224', 'ours_onnx'), ('train224', 'ours')}
+    for r in rows.values():
+        assert 'error' not in r['runs'][0], r['runs'][0]
+        assert r['time_s'] > 0
+    table = (out / 'table.md').read_text()
+    assert '| infer224 | inference 2x48x64 | fp32 | ours, onnxruntime ' \
+        '(opset 18) |' in table
+    assert '- onnxruntime (opset 18) vs torch fused eager, infer224 fp32: ' \
+        in table
+    assert '- onnxruntime (opset 18) vs torch eager, BatchNorm not folded, ' \
+        'infer224 fp32: ' in table

@@ -42,9 +42,27 @@ CASES: Dict[str, Dict[str, Any]] = {
     'train512': dict(mode='train', batch=2, h=512, w=512),
 }
 # ours: eager (BatchNorm folded for inference); ours_cp: with_cp=True
-# (training only); ours_compile: torch.compile'd; theirs: transformers.
-VARIANTS = ('ours', 'theirs', 'ours_cp', 'ours_compile')
+# (training only); ours_compile: torch.compile'd; theirs: transformers;
+# ours_unfused: eager with the projection BatchNorms left unfolded
+# (inference only); ours_onnx, ours_onnx23: onnxruntime (CPU, as many
+# intra-op threads as torch's) on the fused model exported by
+# cvt_backbone.apis.export_onnx at opset 18 (the default: attention as
+# MatMul/Softmax, the T x T matrix materialised) and at opset 23 (ONNX's
+# Attention op) (inference, fp32, CPU only).
+ONNX_OPSETS = {'ours_onnx': 18, 'ours_onnx23': 23}
+VARIANTS = ('ours', 'theirs', 'ours_cp', 'ours_compile',
+            'ours_unfused') + tuple(ONNX_OPSETS)
 DEFAULT_VARIANTS = ('ours', 'theirs', 'ours_cp')
+INFER_ONLY = ('ours_unfused', ) + tuple(ONNX_OPSETS)
+
+
+def applies(variant: str, mode: str, dtype: str) -> bool:
+    """Whether ``variant`` is measured in a case of ``mode``/``dtype``."""
+    if variant == 'ours_cp':
+        return mode == 'train'
+    if variant in INFER_ONLY and mode != 'infer':
+        return False
+    return not (variant in ONNX_OPSETS and dtype != 'fp32')
 
 
 def parse_arch(arch: Any) -> Dict[str, List[int]]:
@@ -107,14 +125,38 @@ def build_model(spec: Dict[str, Any]):
     del state
     if spec['mode'] == 'infer':
         model.eval()
-        if variant != 'theirs':
+        if variant not in ('theirs', 'ours_unfused'):
             model.fuse()
     else:
         model.train()
+    if variant in ONNX_OPSETS:
+        return onnx_session(model, spec, ONNX_OPSETS[variant])
     return model.to(spec['device'])
 
 
+def onnx_session(model, spec: Dict[str, Any], opset: int):
+    """An onnxruntime session on ``model`` exported to ONNX at ``opset``
+    (checked against torch by the export), with torch's thread count. The
+    file is exported once per run and opset, beside the reference weights,
+    and reused by the later workers."""
+    import torch
+
+    from cvt_backbone.apis import export_onnx
+    from cvt_backbone.apis.deploy import ort_session
+    if spec['device'] != 'cpu' or spec['mode'] != 'infer':
+        raise ValueError('onnxruntime variants measure CPU inference only')
+    path = f'{spec["weights"]}.opset{opset}.onnx'
+    if not os.path.exists(path):
+        tmp = f'{path}.{os.getpid()}.tmp.onnx'
+        export_onnx(model, tmp, input_size=(64, 64), opset=opset)
+        os.replace(tmp, path)
+    return ort_session(path, threads=torch.get_num_threads())
+
+
 def _forward_fn(model, variant: str):
+    if variant in ONNX_OPSETS:  # an onnxruntime session
+        feed = model.get_inputs()[0].name
+        return lambda x: model.run(None, {feed: x.numpy()})[-1]
     if variant == 'theirs':
         return lambda x: model(x).last_hidden_state
     if variant == 'ours_compile':
@@ -265,7 +307,7 @@ def run_benchmark(out_dir: str, arch: Any = '13',
                         and case['mode'] == 'train'):
                     continue
                 vs = [v for v in variants
-                      if not (v == 'ours_cp' and case['mode'] == 'infer')]
+                      if applies(v, case['mode'], dtype)]
                 runs: Dict[str, List[Dict[str, Any]]] = {v: [] for v in vs}
                 for r in range(repeats):
                     for v in (vs if r % 2 == 0 else vs[::-1]):
@@ -362,7 +404,10 @@ def render_table(results: Dict[str, Any]) -> str:
               'useful GFLOP/s |',
               '|---|---|---|---|---:|---:|---:|---:|---:|---:|']
     names = dict(ours='ours', theirs='transformers', ours_cp='ours, with_cp',
-                 ours_compile='ours, torch.compile')
+                 ours_compile='ours, torch.compile',
+                 ours_unfused='ours, BatchNorm not folded',
+                 ours_onnx='ours, onnxruntime (opset 18)',
+                 ours_onnx23='ours, onnxruntime (opset 23)')
     for r in results['rows']:
         what = ('inference' if r['mode'] == 'infer' else 'train step')
         inp = f'{what} {r["batch"]}x{r["h"]}x{r["w"]}'
@@ -390,9 +435,28 @@ def render_table(results: Dict[str, Any]) -> str:
             if fp:
                 extra.append(f'- bf16 autocast vs fp32, {case}, '
                              f'{names[v]}: {fp["time_s"] / r["time_s"]:.2f}x')
+    extra += onnx_ratios(results['rows'])
     if extra:
         lines += [''] + extra
     return '\n'.join(lines) + '\n'
+
+
+def onnx_ratios(rows: List[Dict[str, Any]]) -> List[str]:
+    """Speed of onnxruntime over the fused and the unfused eager model,
+    per case (time ratios, > 1: onnxruntime is faster)."""
+    timed = {(r['case'], r['dtype'], r['variant']): r['time_s']
+             for r in rows if 'time_s' in r}
+    lines = []
+    for (case, dtype, v), t in timed.items():
+        if v not in ONNX_OPSETS:
+            continue
+        for ref, what in (('ours', 'fused eager'),
+                          ('ours_unfused', 'eager, BatchNorm not folded')):
+            if (case, dtype, ref) in timed:
+                lines.append(f'- onnxruntime (opset {ONNX_OPSETS[v]}) vs '
+                             f'torch {what}, {case} {dtype}: '
+                             f'{timed[(case, dtype, ref)] / t:.2f}x')
+    return lines
 
 
 def render_plot(results: Dict[str, Any], path: str) -> None:

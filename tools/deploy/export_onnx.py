@@ -1,0 +1,99 @@
+"""Export a CvT classifier, segmenter, backbone or detector feature pyramid
+to ONNX, then check it with onnx.checker and against torch in onnxruntime.
+
+    python tools/deploy/export_onnx.py configs/cvt13_classify.py \\
+        checkpoints/cvt-13_in1k.pth --out work_dirs/cvt13.onnx
+    python tools/deploy/export_onnx.py \\
+        configs/upernet_cvt13_512x512_160k_ade20k.py CKPT \\
+        --out work_dirs/upernet_cvt13.onnx --shape 512 512
+    python tools/deploy/export_onnx.py \\
+        configs/mask-rcnn_cvt13_fpn_1x_coco.py CKPT \\
+        --out work_dirs/mask-rcnn_cvt13_fpn.onnx --part features
+
+Exit status: 0 when onnxruntime matches torch within --tolerance, 1 when it
+does not, 2 for a request that cannot be exported (the message says why).
+The export itself is cvt_backbone.apis.export_onnx.
+"""
+import argparse
+import os
+import sys
+
+from cvt_backbone.apis import deploy
+from cvt_backbone.utils import CheckpointError
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description='Export a CvT model to ONNX (dynamic batch, height '
+        'and width) and check it in onnxruntime against torch.')
+    p.add_argument('config', help='mmpretrain/mmseg/mmdet config file')
+    p.add_argument('checkpoint', help='the trained weights for the config')
+    p.add_argument('--out', required=True, help='the .onnx file to write')
+    p.add_argument('--part', default='auto', choices=('auto', ) +
+                   deploy.PARTS,
+                   help='auto: the whole classifier or segmenter; '
+                   'backbone: the CvT stage maps; features: a detector\'s '
+                   'backbone + neck')
+    p.add_argument('--shape', nargs=2, type=int, default=(224, 224),
+                   metavar=('H', 'W'),
+                   help='size of the example input the graph is traced '
+                   'with (it then runs at any size)')
+    p.add_argument('--opset', type=int, default=deploy.DEFAULT_OPSET,
+                   help=f'ONNX opset, {deploy.MIN_OPSET}-{deploy.MAX_OPSET} '
+                   f'(default {deploy.DEFAULT_OPSET})')
+    p.add_argument('--bake-normalization', action='store_true',
+                   help='the graph takes raw pixels and applies the '
+                   'config\'s mean/std (and channel flip) itself')
+    p.add_argument('--check-shape', nargs=2, type=int, action='append',
+                   metavar=('H', 'W'),
+                   help='input size(s) to compare onnxruntime with torch '
+                   'on (batch 1; default: the export size + (37, 19))')
+    p.add_argument('--tolerance', type=float,
+                   default=deploy.DEFAULT_TOLERANCE,
+                   help='largest max abs difference accepted')
+    p.add_argument('--no-check', action='store_true',
+                   help='skip the onnxruntime comparison')
+    return p.parse_args(argv)
+
+
+def report(result, config: str) -> None:
+    size = os.path.getsize(result.path) / 2**20
+    print(f'exported the {result.part} of {config} to {result.path} '
+          f'(opset {result.opset}, {size:.1f} MiB); onnx.checker: ok')
+    for name, dims in result.io_shapes.items():
+        kind = 'input ' if name == result.input_name else 'output'
+        print(f'  {kind} {name}: [{", ".join(map(str, dims))}]')
+    if result.tolerance is None:
+        return
+    print(f'onnxruntime vs torch (tolerance {result.tolerance:g}):')
+    for check in result.checks:
+        outs = ', '.join(f'{k} {v:.2e}' for k, v in
+                         check['per_output'].items())
+        shape = 'x'.join(map(str, check['shape']))
+        print(f'  input {shape}: max abs diff {check["max_abs_diff"]:.2e} '
+              f'({outs})')
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    shapes = ([(1, 3, h, w) for h, w in args.check_shape]
+              if args.check_shape else None)
+    try:
+        result = deploy.export_config(
+            args.config, args.checkpoint, args.out, part=args.part,
+            input_size=tuple(args.shape), opset=args.opset,
+            bake_normalization=args.bake_normalization,
+            check_shapes=shapes,
+            tolerance=None if args.no_check else args.tolerance)
+    except deploy.OnnxMismatchError as e:
+        print(f'FAILED: {e}', file=sys.stderr)
+        return 1
+    except (ValueError, CheckpointError, FileNotFoundError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    report(result, args.config)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
