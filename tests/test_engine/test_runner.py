@@ -134,3 +134,28 @@ def test_two_process_training_through_torch_distributed(tmp_path,
     assert (work / 'epoch_2.pth').is_file()
     train, _ = scalars(str(work))
     assert train, 'no training iterations were logged'
+
+
+@pytest.mark.slow
+def test_compiled_training_step_matches_eager(tmp_path, tiny_cls_data):
+    """compile=True (mmengine's switch: torch.compile of the training step)
+    trains the classifier, and its losses are eager's (same seed and data;
+    no drop path, whose random draws differ when compiled)."""
+    cfg = tiny_cls_config(tmp_path / 'cfg.py', tiny_cls_data, max_epochs=2)
+    losses = {}
+    for mode in ('eager', 'compiled'):
+        work = tmp_path / mode
+        res = run_tool([
+            sys.executable, 'tools/train.py', cfg, '--work-dir', str(work),
+            '--cfg-options', f'compile={mode == "compiled"}',
+            'model.backbone.drop_path_rate=0.',
+            'default_hooks.logger.interval=1'], timeout=1500)
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+        assert ('Model has been "compiled"' in res.stdout + res.stderr) \
+            is (mode == 'compiled')
+        train, _ = scalars(str(work))
+        losses[mode] = [r['loss'] for _, r in sorted(train.items())]
+    assert len(losses['compiled']) == len(losses['eager']) == 18
+    assert losses['compiled'][0] == pytest.approx(losses['eager'][0],
+                                                  rel=1e-5)
+    assert losses['compiled'] == pytest.approx(losses['eager'], rel=1e-3)

@@ -531,6 +531,18 @@ def test_block_compiles_without_graph_breaks(cls_only):
     assert explained.graph_count == 1
 
 
+@pytest.mark.parametrize('out_type', ['cls_token', 'featmap'])
+def test_training_forward_compiles_to_one_graph(out_type):
+    """What torch.compile traces in a training step (train mode, drop path,
+    gradients): the whole backbone as one graph, no break."""
+    import torch._dynamo
+    torch._dynamo.reset()
+    model = tiny(out_type=out_type, drop_path_rate=0.2).train()
+    explained = torch._dynamo.explain(model)(torch.randn(2, 3, 64, 48))
+    assert explained.graph_break_count == 0, explained.break_reasons
+    assert explained.graph_count == 1
+
+
 def test_compiled_model_matches_eager():
     torch._dynamo.reset()
     model = tiny(drop_path_rate=0.).eval()
