@@ -1,5 +1,6 @@
-"""Deterministic synthetic data and the independent numerical reference,
-shared by the tests, the demos and the benchmark."""
+"""Deterministic synthetic data, the independent numerical reference and
+the loader probe, shared by the tests, the demos and the benchmark."""
+from .loader_probe import LoaderProbe
 from .reference import make_hf_cvt, randomise_bn
 from .synthetic import (
                         CLASSES,
@@ -14,7 +15,7 @@ from .synthetic import (
 )
 
 __all__ = [
-    'CLASSES', 'DenseSpec', 'JpegSpec', 'SyntheticSpec',
+    'CLASSES', 'DenseSpec', 'JpegSpec', 'LoaderProbe', 'SyntheticSpec',
     'generate_classification', 'generate_detection',
     'generate_jpeg_classification', 'generate_segmentation', 'make_hf_cvt',
     'photo_like_image', 'randomise_bn'

@@ -75,7 +75,7 @@ def resize_box_pil(img: np.ndarray, box: Tuple[float, float, float, float],
     pil = Image.fromarray(np.ascontiguousarray(img[top:bottom, left:right]))
     out = pil.resize((size[1], size[0]), _PIL_FILTERS[interpolation],
                      box=(x0 - left, y0 - top, x1 - left, y1 - top))
-    return np.asarray(out)
+    return np.array(out)  # writable, as later transforms expect
 
 
 def jpeg_reduction(crop_hw: Tuple[int, int], out_hw: Tuple[int, int],

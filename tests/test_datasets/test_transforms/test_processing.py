@@ -142,6 +142,8 @@ def test_reduced_scale_decode_is_close_to_the_full_decode(photos, factor,
                 assert flags == [getattr(cv2, f'IMREAD_REDUCED_COLOR_{factor}')
                                  if reduced else cv2.IMREAD_COLOR]
             assert psnr(*outs) >= 40, (path, box)
+            assert all(o.flags.writeable and o.flags.c_contiguous
+                       for o in outs)  # later transforms write in place
 
 
 def test_exif_orientation_and_other_formats(tmp_path):
