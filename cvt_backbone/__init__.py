@@ -1,7 +1,8 @@
 """CvT backbone for OpenMMLab (mmpretrain, mmdet, mmseg).
 
-Importing this package registers ``CvT``, ``QuickGELU`` and this project's
-hooks in mmengine's root registries, so configs only need
+Importing this package registers ``CvT``, ``QuickGELU``, this project's
+hooks and its faster training transforms (:mod:`cvt_backbone.datasets`) in
+mmengine's root registries, so configs only need
 ``custom_imports=dict(imports=['cvt_backbone'])``; registers the model-zoo
 names, ``hf://`` and ``cvt://`` as mmengine checkpoint schemes, so
 ``load_from='cvt-13'`` works in any OpenMMLab tool
@@ -9,6 +10,7 @@ names, ``hf://`` and ``cvt://`` as mmengine checkpoint schemes, so
 resume from its own checkpoints under torch's ``weights_only`` loading
 (:func:`cvt_backbone.engine.allow_mmengine_checkpoints`).
 """
+from . import datasets  # noqa: F401  (registers the transforms)
 from .apis import get_model
 from .engine import allow_mmengine_checkpoints
 from .hub import list_models, register_checkpoint_loaders

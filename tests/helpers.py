@@ -405,3 +405,34 @@ def ort_outputs(path: str, x: torch.Tensor) -> dict:
     names = [o.name for o in session.get_outputs()]
     return {n: torch.from_numpy(v)
             for n, v in zip(names, session.run(None, feed))}
+
+
+# -- images -------------------------------------------------------------------
+def psnr(a, b) -> float:
+    """Peak signal-to-noise ratio (dB) of two uint8 images."""
+    import numpy as np
+    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64))**2)
+    return float('inf') if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+def write_jpeg(path, bgr, quality: int = 92, orientation=None) -> str:
+    """Write a BGR uint8 image as a JPEG with PIL (an EXIF orientation tag
+    when ``orientation`` is given)."""
+    from PIL import Image
+    img = Image.fromarray(bgr[..., ::-1].copy())
+    kw = {}
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        kw['exif'] = exif.tobytes()
+    img.save(str(path), 'JPEG', quality=quality, **kw)
+    return str(path)
+
+
+def build_transform(cfg: dict):
+    """A transform as mmpretrain's configs build it (its default scope, the
+    root registry as parent)."""
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import TRANSFORMS
+    init_default_scope('mmpretrain')
+    return TRANSFORMS.build(cfg)

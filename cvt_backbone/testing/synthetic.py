@@ -14,6 +14,10 @@ their masks for dense-prediction sets.
     root/meta/val.txt
 
 It is idempotent: a finished dataset with the same spec is left alone.
+
+``generate_jpeg_classification(root)`` writes the same layout with
+ImageNet-sized photo-like JPEGs (:func:`photo_like_image`), for measuring
+the input pipeline (``tools/analysis_tools/benchmark.py --cases pipeline``).
 """
 import json
 import os
@@ -364,4 +368,107 @@ def generate_segmentation(root: str, spec: DenseSpec = DenseSpec(),
     if verbose:
         print(f'wrote {spec.train_images + spec.val_images} images and label '
               f'maps to {root}')
+    return root
+
+
+# -- ImageNet-sized JPEGs --------------------------------------------------
+# What the input-pipeline benchmark decodes: no real photos can be
+# downloaded here, so the images imitate what makes a photo cost what it
+# costs to decode and augment: ImageNet's typical size (500 px long side,
+# aspect ratios from 2:3 to 16:9), JPEG quality 92, and content with energy
+# at every scale (1/f noise, smooth colour gradients, soft-edged shapes and
+# sensor-like noise), so the entropy decoder has a photo's amount of work.
+JPEG_ASPECTS = (4 / 3, 3 / 2, 1., 3 / 4, 5 / 4, 16 / 9, 2 / 3)
+
+
+@dataclass
+class JpegSpec:
+    train_per_class: int = 50
+    val_per_class: int = 5
+    long_side: int = 500
+    quality: int = 92
+    noise: float = 8.  # std of the per-pixel noise (grey levels)
+    seed: int = 0
+    version: int = 1  # bump when the drawing changes
+
+
+def photo_like_image(rng: np.random.RandomState, height: int, width: int,
+                     noise: float = 8.) -> np.ndarray:
+    """A BGR uint8 ``[height, width, 3]`` image with a photo's spread of
+    detail: octaves of smooth random noise with amplitude falling as 0.72
+    per octave (about 1/f), a colour gradient, 3-8 soft-edged blended
+    shapes and Gaussian noise of std ``noise``."""
+    img = np.zeros((height, width, 3), np.float32)
+    long_side = max(height, width)
+    amp, cells = 60., 4
+    while cells <= long_side:
+        small = rng.standard_normal(
+            (max(2, height * cells // long_side),
+             max(2, width * cells // long_side), 3)).astype(np.float32)
+        img += amp * cv2.resize(small, (width, height),
+                                interpolation=cv2.INTER_CUBIC)
+        amp, cells = amp * 0.72, cells * 2
+    a, b = rng.uniform(40, 215, 3), rng.uniform(40, 215, 3)
+    t = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
+    img += (a * (1 - t) + b * t).astype(np.float32)
+    for _ in range(rng.randint(3, 9)):
+        color = rng.uniform(0, 255, 3).astype(np.float32)
+        cx, cy = rng.randint(0, width), rng.randint(0, height)
+        r = rng.randint(10, long_side // 3)
+        mask = np.zeros((height, width), np.float32)
+        if rng.rand() < 0.5:
+            cv2.circle(mask, (cx, cy), r, 1., -1)
+        else:
+            cv2.rectangle(mask, (cx - r, cy - r // 2), (cx + r, cy + r // 2),
+                          1., -1)
+        mask = 0.7 * cv2.GaussianBlur(mask, (0, 0), rng.uniform(0.5, 3.))
+        img = img * (1 - mask[..., None]) + mask[..., None] * color
+    img += rng.normal(0, noise, img.shape).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def jpeg_image_size(rng: np.random.RandomState, long_side: int
+                    ) -> Tuple[int, int]:
+    """``(height, width)`` with the long side ``long_side`` and an aspect
+    ratio drawn from :data:`JPEG_ASPECTS`."""
+    aspect = JPEG_ASPECTS[rng.randint(len(JPEG_ASPECTS))]
+    if aspect >= 1:
+        return int(round(long_side / aspect)), long_side
+    return long_side, int(round(long_side * aspect))
+
+
+def generate_jpeg_classification(root: str, spec: JpegSpec = JpegSpec(),
+                                 verbose: bool = True) -> str:
+    """Write ``root/{train,val}/<class>/<class>_<i>.JPEG`` (the 6 class
+    names of :data:`CLASSES`, photo-like content that does not depend on
+    the class), ``classes.txt`` and ``meta/{train,val}.txt``, unless a set
+    with the same spec is there. Returns ``root``."""
+    if _is_complete(root, spec):
+        return root
+    if verbose:
+        print(f'generating photo-like JPEGs in {root} ...', flush=True)
+    os.makedirs(os.path.join(root, 'meta'), exist_ok=True)
+    for split, per_class, offset in (('train', spec.train_per_class, 0),
+                                     ('val', spec.val_per_class, 1)):
+        lines = []
+        for label, name in enumerate(CLASSES):
+            folder = os.path.join(root, split, name)
+            os.makedirs(folder, exist_ok=True)
+            rng = np.random.RandomState(
+                [spec.seed, 200 + offset, label, spec.version])
+            for i in range(per_class):
+                h, w = jpeg_image_size(rng, spec.long_side)
+                img = photo_like_image(rng, h, w, spec.noise)
+                fname = f'{name}_{i:05d}.JPEG'
+                cv2.imwrite(os.path.join(folder, fname), img,
+                            [cv2.IMWRITE_JPEG_QUALITY, spec.quality])
+                lines.append(f'{name}/{fname} {label}')
+        with open(os.path.join(root, 'meta', f'{split}.txt'), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+    with open(os.path.join(root, 'classes.txt'), 'w') as f:
+        f.write('\n'.join(CLASSES) + '\n')
+    _write_spec(root, spec)
+    if verbose:
+        n = len(CLASSES) * (spec.train_per_class + spec.val_per_class)
+        print(f'wrote {n} JPEGs to {root}')
     return root

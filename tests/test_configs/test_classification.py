@@ -160,6 +160,14 @@ def timm_train(size):
                             re_count=1, interpolation='bicubic').transforms
 
 
+def mmpretrain_base(transform) -> str:
+    """The mmpretrain (or mmcv) transform a transform is, or subclasses:
+    this project's faster ones keep the semantics of the one they
+    replace."""
+    return next(c.__name__ for c in type(transform).__mro__
+                if c.__module__.startswith(('mmpretrain.', 'mmcv.')))
+
+
 @pytest.mark.parametrize('name,size', [('cvt13_classify.py', 224),
                                        ('cvt13_classify_384.py', 384),
                                        ('cvt21_classify.py', 224),
@@ -167,17 +175,24 @@ def timm_train(size):
                                        ('cvtw24_classify_384.py', 384)])
 def test_training_pipeline_is_timms_create_transform(name, size):
     """The release called timm's create_transform with rand-m9-mstd0.5-inc1
-    and colour jitter 0.4; timm then applies no colour jitter."""
+    and colour jitter 0.4; timm then applies no colour jitter. The configs
+    run this project's faster transforms, each an mmpretrain transform with
+    the same arguments (decoding fused with the crop)."""
     from mmpretrain.registry import TRANSFORMS
     cfg = Config.fromfile(config_path(name))
-    pipeline = {t['type']: t for t in cfg.train_dataloader.dataset.pipeline}
+    steps = cfg.train_dataloader.dataset.pipeline
+    pipeline = {t['type']: t for t in steps}
     timm = {type(t).__name__: t for t in timm_train(size)}
     assert 'ColorJitter' not in timm and 'ColorJitter' not in pipeline
-    assert [t['type'] for t in cfg.train_dataloader.dataset.pipeline] == [
-        'LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip',
-        'RandAugment', 'RandomErasing', 'PackInputs']
+    assert [t['type'] for t in steps] == [
+        'DecodeRandomResizedCrop', 'RandomFlip', 'FastRandAugment',
+        'FastRandomErasing', 'FastPackInputs']
+    init_default_scope('mmpretrain')
+    assert [mmpretrain_base(TRANSFORMS.build(t)) for t in steps] == [
+        'RandomResizedCrop', 'RandomFlip', 'RandAugment', 'RandomErasing',
+        'PackInputs']
 
-    crop, ref = pipeline['RandomResizedCrop'], timm[
+    crop, ref = pipeline['DecodeRandomResizedCrop'], timm[
         'RandomResizedCropAndInterpolation']
     assert (crop['scale'], crop['scale']) == ref.size
     assert tuple(crop.get('crop_ratio_range', (0.08, 1.0))) == ref.scale
@@ -187,15 +202,15 @@ def test_training_pipeline_is_timms_create_transform(name, size):
     assert pipeline['RandomFlip']['prob'] == timm['RandomHorizontalFlip'].p
     assert pipeline['RandomFlip']['direction'] == 'horizontal'
 
-    init_default_scope('mmpretrain')
-    ra = TRANSFORMS.build(pipeline['RandAugment'])
+    ra = TRANSFORMS.build(pipeline['FastRandAugment'])
     ref = timm['RandAugment']
     assert ra.num_policies == ref.num_layers == 2
     assert ref.choice_weights is None  # uniform choice, as mmpretrain's
     assert len(ra.transforms) == len(ref.ops) == 15
     ours = {}
     for t in ra.transforms:
-        ours[(type(t).__name__, getattr(t, 'direction', None))] = t
+        assert type(t).__name__.startswith('Fast')  # the uint8 ops
+        ours[(mmpretrain_base(t), getattr(t, 'direction', None))] = t
     for op in ref.ops:
         t = ours[TIMM_TO_MMPRETRAIN[op.name]]
         assert t.prob == op.prob == 0.5
@@ -217,7 +232,7 @@ def test_training_pipeline_is_timms_create_transform(name, size):
         if hasattr(t, 'interpolation'):
             assert t.interpolation == 'bicubic'
 
-    erase, ref = pipeline['RandomErasing'], timm['RandomErasing']
+    erase, ref = pipeline['FastRandomErasing'], timm['RandomErasing']
     assert erase['erase_prob'] == ref.probability
     assert (erase['min_area_ratio'], erase['max_area_ratio']) == \
         pytest.approx((ref.min_area, ref.max_area))

@@ -27,7 +27,8 @@ def test_amp_falls_back_to_fp32_without_cuda(tmp_path, tiny_cls_data):
     if not torch.cuda.is_available():
         assert cfg.env_cfg.dist_cfg.backend == 'gloo'
         assert cfg.model_wrapper_cfg.device_ids is None
-        assert cfg.model_wrapper_cfg.find_unused_parameters
+        # the lean classifier leaves no parameter without a gradient
+        assert cfg.model_wrapper_cfg.find_unused_parameters is False
 
 
 # -- end to end (slow) --------------------------------------------------------
@@ -115,6 +116,8 @@ def test_sigkill_and_resume_loses_nothing(tmp_path, tiny_cls_data):
 @pytest.mark.slow
 def test_two_process_training_through_torch_distributed(tmp_path,
                                                         tiny_cls_data):
+    """Two processes (gloo on a CPU machine) train and checkpoint the
+    classifier with find_unused_parameters=False."""
     cfg = tiny_cls_config(tmp_path / 'cfg.py', tiny_cls_data, max_epochs=2)
     work = tmp_path / 'dist'
     res = run_tool(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
@@ -122,9 +125,37 @@ def test_two_process_training_through_torch_distributed(tmp_path,
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     log = res.stdout + res.stderr
     assert 'Distributed launcher: pytorch' in log
+    # DDP without the autograd-graph walk: with it off, a parameter left
+    # without a gradient would stop the second iteration with an error
+    assert 'find_unused_parameters=False' in log
     # 144 training images, batch 16 per process: two processes share the
     # epoch, 72 images (5 iterations) each, where one process needs 9
     assert re.search(r'Epoch\(train\) \[1\]\[\d+/5\]', log), 'epoch not split'
     assert (work / 'epoch_2.pth').is_file()
     train, _ = scalars(str(work))
     assert train, 'no training iterations were logged'
+
+
+@pytest.mark.slow
+def test_compiled_training_step_matches_eager(tmp_path, tiny_cls_data):
+    """compile=True (mmengine's switch: torch.compile of the training step)
+    trains the classifier, and its losses are eager's (same seed and data;
+    no drop path, whose random draws differ when compiled)."""
+    cfg = tiny_cls_config(tmp_path / 'cfg.py', tiny_cls_data, max_epochs=2)
+    losses = {}
+    for mode in ('eager', 'compiled'):
+        work = tmp_path / mode
+        res = run_tool([
+            sys.executable, 'tools/train.py', cfg, '--work-dir', str(work),
+            '--cfg-options', f'compile={mode == "compiled"}',
+            'model.backbone.drop_path_rate=0.',
+            'default_hooks.logger.interval=1'], timeout=1500)
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+        assert ('Model has been "compiled"' in res.stdout + res.stderr) \
+            is (mode == 'compiled')
+        train, _ = scalars(str(work))
+        losses[mode] = [r['loss'] for _, r in sorted(train.items())]
+    assert len(losses['compiled']) == len(losses['eager']) == 18
+    assert losses['compiled'][0] == pytest.approx(losses['eager'][0],
+                                                  rel=1e-5)
+    assert losses['compiled'] == pytest.approx(losses['eager'], rel=1e-3)

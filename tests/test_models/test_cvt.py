@@ -130,6 +130,88 @@ def test_matches_transformers(hf_classifier, size):
     assert ref_logits.std() > 0.01  # a meaningful comparison
 
 
+def _grads_by_our_names(hf_model) -> dict:
+    """The gradients of a transformers CvT, under this project's parameter
+    names (the converter only renames and interleaves/stacks k and v, which
+    maps gradients as it maps weights); a parameter autograd never reached
+    has a zero gradient."""
+    grads = {n: (p.grad if p.grad is not None else torch.zeros_like(p))
+             for n, p in hf_model.named_parameters()}
+    converted, _ = convert_cvt_state_dict(grads)
+    return split_converted(converted)
+
+
+def test_lean_class_token_step_matches_transformers():
+    """out_type='cls_token' computes only what reaches the class token in
+    the last block; logits and every gradient of a training step (train
+    mode: BatchNorm on batch statistics) equal transformers' full
+    computation on the same weights, in float64 to 1e-5."""
+    # transformers indexes its drop-path list by stage: depth i needs > i
+    arch = dict(embed_dims=[16, 32, 48], depths=[1, 2, 3],
+                num_heads=[1, 2, 3])
+    hf = make_hf_cvt(arch, num_labels=5, seed=3).double().train()
+    backbone_sd, head_sd = split_converted(
+        convert_cvt_state_dict(hf.state_dict())[0])
+    ours = CvT(arch, act_cfg=dict(type='GELU'), out_type='cls_token',
+               drop_path_rate=0.).double().train()
+    ours.load_state_dict(backbone_sd, strict=True)
+    head = nn.Linear(48, 5).double()
+    head.load_state_dict({'weight': head_sd['fc.weight'],
+                          'bias': head_sd['fc.bias']})
+    x = torch.randn(3, 3, 72, 56, generator=torch.Generator().manual_seed(0),
+                    dtype=torch.float64)
+    target = torch.tensor([0, 3, 1])
+
+    want = hf(x).logits
+    F.cross_entropy(want, target).backward()
+    got = head(ours(x)[0])
+    F.cross_entropy(got, target).backward()
+    assert max_diff(got, want) <= 1e-5 and want.std() > 0.01
+
+    want_grads, want_head = _grads_by_our_names(hf)
+    unused = 'stages.2.blocks.2.attn.conv_q.'
+    for name, p in ours.named_parameters():
+        if name.startswith(unused):
+            assert p.grad is None and not p.requires_grad, name
+            assert not want_grads[name].any(), name  # no path to the loss
+            continue
+        assert p.grad is not None, name
+        assert max_diff(p.grad, want_grads[name]) <= 1e-5, name
+    assert max_diff(head.weight.grad, want_head['fc.weight']) <= 1e-5
+    assert sum(p.grad.abs().sum() for p in ours.parameters()
+               if p.grad is not None) > 0
+
+
+def test_lean_classifier_excludes_only_the_unused_query_projection():
+    """The last block's patch-token query projection is the one part left
+    out: no gradient, BatchNorm kept in eval mode through train(), its keys
+    kept so checkpoints (and a featmap model's weights) load strictly, and
+    it is never run, so its statistics stay put."""
+    model = tiny(out_type='cls_token')
+    model.train()
+    unused = model.stages[2].blocks[-1].attn.conv_q
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert frozen == {'stages.2.blocks.1.attn.conv_q.' + n
+                      for n, _ in unused.named_parameters()}
+    assert not unused.bn.training
+    assert all(m.training for m in model.modules()
+               if isinstance(m, _BatchNorm) and m is not unused.bn)
+    featmap = tiny()
+    assert set(model.state_dict()) - set(featmap.state_dict()) == {
+        'cls_norm.weight', 'cls_norm.bias'}
+    model.load_state_dict(dict(featmap.state_dict(),
+                               **{f'cls_norm.{k}': v for k, v in
+                                  model.cls_norm.state_dict().items()}))
+    before = unused.bn.running_mean.clone()
+    model(torch.randn(2, 3, 64, 64))[0].sum().backward()
+    assert torch.equal(unused.bn.running_mean, before)
+    # the other blocks of the stage still compute the patch tokens
+    assert not model.stages[2].blocks[0].cls_only
+    assert model.stages[2].blocks[-1].cls_only
+    assert not any(b.cls_only for b in featmap.modules()
+                   if isinstance(b, Block))
+
+
 def test_default_activation_is_quickgelu():
     """With HF's GELU swapped for QuickGELU the oracle is the released
     model; our default must match it, and GELU must not."""
@@ -250,10 +332,11 @@ def test_norm_eval_keeps_batchnorm_in_eval():
     assert all(bn_modes(model))
 
 
-def test_with_cp_gives_same_outputs_grads_and_bn_stats():
+@pytest.mark.parametrize('out_type', ['featmap', 'cls_token'])
+def test_with_cp_gives_same_outputs_grads_and_bn_stats(out_type):
     torch.manual_seed(0)
-    plain = tiny(drop_path_rate=0.)
-    cp = tiny(with_cp=True, drop_path_rate=0.)
+    plain = tiny(drop_path_rate=0., out_type=out_type)
+    cp = tiny(with_cp=True, drop_path_rate=0., out_type=out_type)
     cp.load_state_dict(plain.state_dict())
     assert all(b.with_cp for b in cp.modules() if isinstance(b, Block))
     x = torch.randn(2, 3, 64, 64)
@@ -262,6 +345,9 @@ def test_with_cp_gives_same_outputs_grads_and_bn_stats():
         sum(o.square().mean() for o in model(x.clone().requires_grad_())
             ).backward()
     for (n, p), q in zip(plain.named_parameters(), cp.parameters()):
+        if p.grad is None:  # the lean classifier's unused query projection
+            assert q.grad is None and not p.requires_grad, n
+            continue
         assert torch.allclose(p.grad, q.grad, atol=1e-5), n
     # the recomputation in backward must not update BN statistics again
     for (n, a), b in zip(plain.state_dict().items(),
@@ -434,12 +520,25 @@ def test_fused_deploy_model_matches_eager_and_has_no_batchnorm():
         assert max_diff(fused_cls(x)[0], cls(x)[0]) <= 1e-4
 
 
-def test_block_compiles_without_graph_breaks():
+@pytest.mark.parametrize('cls_only', [False, True])
+def test_block_compiles_without_graph_breaks(cls_only):
     import torch._dynamo
     torch._dynamo.reset()
-    block = Block(32, 2).eval()
+    block = Block(32, 2, cls_only=cls_only).eval()
     x, cls = torch.randn(2, 48, 32), torch.randn(2, 1, 32)
     explained = torch._dynamo.explain(block)(x, (6, 8), cls)
+    assert explained.graph_break_count == 0, explained.break_reasons
+    assert explained.graph_count == 1
+
+
+@pytest.mark.parametrize('out_type', ['cls_token', 'featmap'])
+def test_training_forward_compiles_to_one_graph(out_type):
+    """What torch.compile traces in a training step (train mode, drop path,
+    gradients): the whole backbone as one graph, no break."""
+    import torch._dynamo
+    torch._dynamo.reset()
+    model = tiny(out_type=out_type, drop_path_rate=0.2).train()
+    explained = torch._dynamo.explain(model)(torch.randn(2, 3, 64, 48))
     assert explained.graph_break_count == 0, explained.break_reasons
     assert explained.graph_count == 1
 

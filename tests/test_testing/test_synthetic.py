@@ -1,5 +1,5 @@
-"""The synthetic dense-prediction sets: COCO instance set and ADE-style
-semantic set written from the same deterministic scenes."""
+"""The synthetic sets: COCO instance set and ADE-style semantic set written
+from the same deterministic scenes, and the ImageNet-sized JPEG set."""
 import json
 import os
 
@@ -11,10 +11,12 @@ from cvt_backbone.testing.synthetic import (
     CLASSES,
     SEG_CLASSES,
     DenseSpec,
+    JpegSpec,
     SyntheticSpec,
     dense_scene,
     generate_classification,
     generate_detection,
+    generate_jpeg_classification,
     generate_segmentation,
 )
 
@@ -128,3 +130,34 @@ def test_classification_generator_unchanged(tmp_path):
     spec = SyntheticSpec(image_size=32, train_per_class=1, val_per_class=1)
     root = generate_classification(str(tmp_path), spec, verbose=False)
     assert sorted(os.listdir(os.path.join(root, 'train'))) == sorted(CLASSES)
+
+
+def test_jpeg_set_is_imagenet_sized_and_deterministic(tmp_path):
+    """500 px long side, several aspect ratios, quality-92 JPEGs of about a
+    photo's size per pixel, class folders with meta lists; the same spec
+    writes the same files."""
+    from PIL import Image
+    spec = JpegSpec(train_per_class=3, val_per_class=1)
+    root = generate_jpeg_classification(str(tmp_path / 'a'), spec,
+                                        verbose=False)
+    lines = open(os.path.join(root, 'meta', 'train.txt')).read().split()
+    assert len(lines) == 2 * 3 * len(CLASSES)
+    sizes, shapes = [], set()
+    for rel in lines[::2]:
+        path = os.path.join(root, 'train', rel)
+        with Image.open(path) as im:
+            assert im.format == 'JPEG' and max(im.size) == 500
+            shapes.add(im.size)
+            # PIL's estimate of the encoder's quality from its tables
+            q = im.quantization[0]
+        sizes.append(os.path.getsize(path) / (im.size[0] * im.size[1]))
+        assert q[0] <= 4  # quality 92's luminance DC step is 3
+    assert len(shapes) >= 3
+    # bits per pixel: a textured photo's range at quality 92 (a smooth
+    # synthetic image would take well under 1)
+    assert 1.5 < 8 * np.mean(sizes) < 6
+    again = generate_jpeg_classification(str(tmp_path / 'b'), spec,
+                                         verbose=False)
+    name = os.path.join('train', lines[0])
+    assert open(os.path.join(root, name), 'rb').read() == open(
+        os.path.join(again, name), 'rb').read()

@@ -5,17 +5,33 @@
 # auto-augment policy is given: RandomResizedCrop (0.08-1, bicubic), flip,
 # RandAugment with timm's increasing ops (2 ops, magnitude 9, std 0.5),
 # random erasing 0.25 with per-pixel noise. mmpretrain's Swin/DeiT ImageNet
-# pipeline is exactly that; only the loader settings change here.
-# Test: resize the short side to 256, centre crop 224 (bicubic).
+# pipeline is exactly that; here each of its steps runs as this project's
+# faster transform of the same semantics and arguments (cvt_backbone/
+# datasets/transforms): LoadImageFromFile + RandomResizedCrop ->
+# DecodeRandomResizedCrop (crop box drawn before decoding, large JPEGs
+# decoded at reduced scale, uint8 resize), RandAugment -> FastRandAugment
+# (lookup tables on uint8), RandomErasing -> FastRandomErasing, PackInputs ->
+# FastPackInputs. Test: resize the short side to 256, centre crop 224
+# (bicubic).
 # Data in data/imagenet/{train,val}/<class>/*.JPEG, or meta/{train,val}.txt
 # lists beside them.
 _base_ = 'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py'
 
+fast_transforms = dict(
+    RandomResizedCrop='DecodeRandomResizedCrop',
+    RandAugment='FastRandAugment',
+    RandomErasing='FastRandomErasing',
+    PackInputs='FastPackInputs')
+train_pipeline = [
+    dict(t, type=fast_transforms.get(t['type'], t['type']))
+    for t in _base_.train_pipeline if t['type'] != 'LoadImageFromFile'
+]
 train_dataloader = dict(
     batch_size=256,  # per GPU; 8 GPUs give the paper's 2048
     num_workers=8,
     persistent_workers=True,
-    pin_memory=True)
+    pin_memory=True,
+    dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=128, num_workers=8, persistent_workers=True, pin_memory=True)
 test_dataloader = val_dataloader

@@ -4,7 +4,7 @@ _base_ = './imagenet_224.py'
 
 img_size = 384
 train_pipeline = [
-    dict(t, scale=img_size) if t['type'] == 'RandomResizedCrop' else t
+    dict(t, scale=img_size) if t['type'] == 'DecodeRandomResizedCrop' else t
     for t in _base_.train_pipeline
 ]
 test_pipeline = [

@@ -4,7 +4,10 @@
 # so the published weights load key for key (19,997,480 parameters with
 # 1,000 classes). Training as in the paper (timm's semantics): Mixup 0.8 or
 # CutMix 1.0 on every batch, chosen with probability 0.5 each, and label
-# smoothing 0.1 folded into the (mixed) soft targets.
+# smoothing 0.1 folded into the (mixed) soft targets. The backbone's last
+# block computes only the class token and leaves its unused query projection
+# out of training, so DDP runs with find_unused_parameters=False (mmengine's
+# default).
 model = dict(
     type='ImageClassifier',
     backbone=dict(type='CvT', arch='13', out_type='cls_token'),
@@ -21,6 +24,3 @@ model = dict(
         dict(type='Mixup', alpha=0.8),
         dict(type='CutMix', alpha=1.0),
     ]))
-# The last block's patch-token query projection does not reach the class
-# token, so multi-process (DDP) training must allow unused parameters.
-find_unused_parameters = True

@@ -228,14 +228,26 @@ class ConvAttention(nn.Module):
             dropout_p=self.attn_drop if self.training else 0.)
         return self.proj_drop(self.proj(out.transpose(1, 2).flatten(2)))
 
+    def _keys_values(self, x: Tensor, hw: HW, cls_token: Optional[Tensor]
+                     ) -> Tuple[Tensor, Tensor]:
+        """k and v of all tokens, each ``[B, heads, T_kv, C/heads]``."""
+        k, v = self.kv(self.conv_kv(x, hw), cls_token)
+        return self._heads(k), self._heads(v)
+
     def forward(self, x: Tensor, hw: HW, cls_token: Optional[Tensor] = None
                 ) -> Tuple[Tensor, Optional[Tensor]]:
-        k, v = self.kv(self.conv_kv(x, hw), cls_token)
-        k, v = self._heads(k), self._heads(v)
+        k, v = self._keys_values(x, hw, cls_token)
         out = self._attend(self.q(self.conv_q(x, hw)), k, v)
         if cls_token is None:
             return out, None
         return out, self._attend(self.q(cls_token), k, v)
+
+    def forward_cls(self, x: Tensor, hw: HW, cls_token: Tensor) -> Tensor:
+        """Only the class token's output ``[B, 1, C]``: k and v from all
+        tokens, the query of the class token alone (``conv_q`` is not run).
+        """
+        k, v = self._keys_values(x, hw, cls_token)
+        return self._attend(self.q(cls_token), k, v)
 
 
 class Mlp(nn.Sequential):
@@ -271,6 +283,12 @@ class Block(nn.Module):
     ``x + DropPath(Attn(LN(x)))`` then ``x + DropPath(MLP(LN(x)))`` on the
     patch tokens ``[B, H*W, C]`` and, when given, the class token
     ``[B, 1, C]``.
+
+    ``cls_only=True`` (the last block of a classifier, whose patch tokens
+    reach no output) computes only what reaches the class token: k and v
+    from all tokens, then the class token's query, attention, projection and
+    MLP. It returns ``None`` for the patch tokens, and its ``attn.conv_q``
+    (the patch tokens' query projection) is never run.
     """
 
     def __init__(self, dims: int, num_heads: int, mlp_ratio: float = 4.,
@@ -278,9 +296,11 @@ class Block(nn.Module):
                  attn_drop: float = 0., drop_path: float = 0.,
                  act_cfg: dict = dict(type='mmengine.QuickGELU'),
                  norm_cfg: dict = dict(type='BN'),
-                 with_cp: bool = False) -> None:
+                 with_cp: bool = False,
+                 cls_only: bool = False) -> None:
         super().__init__()
         self.with_cp = with_cp
+        self.cls_only = cls_only
         self.norm1 = nn.LayerNorm(dims, eps=1e-5)
         self.attn = ConvAttention(dims, num_heads=num_heads,
                                   qkv_bias=qkv_bias, attn_drop=attn_drop,
@@ -292,7 +312,9 @@ class Block(nn.Module):
                        drop=drop)
 
     def _forward(self, x: Tensor, hw: HW, cls_token: Optional[Tensor]
-                 ) -> Tuple[Tensor, Optional[Tensor]]:
+                 ) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+        if self.cls_only:
+            return None, self._forward_cls(x, hw, cls_token)
         cls_in = None if cls_token is None else self.norm1(cls_token)
         a, a_cls = self.attn(self.norm1(x), hw, cls_in)
         x = x + self.drop_path(a)
@@ -303,8 +325,16 @@ class Block(nn.Module):
                 self.mlp(self.norm2(cls_token)))
         return x, cls_token
 
+    def _forward_cls(self, x: Tensor, hw: HW, cls_token: Tensor) -> Tensor:
+        if cls_token is None:
+            raise ValueError('a cls_only block needs the class token')
+        a = self.attn.forward_cls(self.norm1(x), hw, self.norm1(cls_token))
+        cls_token = cls_token + self.drop_path(a)
+        cls_token = cls_token + self.drop_path(self.mlp(self.norm2(cls_token)))
+        return cls_token
+
     def forward(self, x: Tensor, hw: HW, cls_token: Optional[Tensor] = None
-                ) -> Tuple[Tensor, Optional[Tensor]]:
+                ) -> Tuple[Optional[Tensor], Optional[Tensor]]:
         if self.with_cp and x.requires_grad:
             # Recompute in backward; BatchNorm must not count that pass again.
             return cp.checkpoint(
@@ -317,7 +347,9 @@ class Stage(nn.Module):
     """One CvT stage: :class:`ConvEmbed` then ``depth`` :class:`Block` s.
 
     ``[B, C_in, H, W]`` -> patch tokens ``[B, H'*W', C]``, ``(H', W')`` and the
-    class token ``[B, 1, C]`` (``None`` without one).
+    class token ``[B, 1, C]`` (``None`` without one). With
+    ``cls_only_last=True`` the last block computes only the class token and
+    the patch tokens come back as ``None``.
     """
 
     def __init__(self, in_channels: int, dims: int, depth: int,
@@ -328,8 +360,11 @@ class Stage(nn.Module):
                  with_cls_token: bool = False,
                  act_cfg: dict = dict(type='mmengine.QuickGELU'),
                  norm_cfg: dict = dict(type='BN'),
-                 with_cp: bool = False) -> None:
+                 with_cp: bool = False,
+                 cls_only_last: bool = False) -> None:
         super().__init__()
+        if cls_only_last and not with_cls_token:
+            raise ValueError('cls_only_last needs with_cls_token=True')
         self.patch_embed = ConvEmbed(in_channels, dims,
                                      kernel_size=patch_size, stride=stride,
                                      padding=padding)
@@ -341,10 +376,12 @@ class Stage(nn.Module):
             Block(dims, num_heads=num_heads, mlp_ratio=mlp_ratio,
                   qkv_bias=qkv_bias, drop=drop_rate, attn_drop=attn_drop_rate,
                   drop_path=rates[j], act_cfg=act_cfg, norm_cfg=norm_cfg,
-                  with_cp=with_cp) for j in range(depth)
+                  with_cp=with_cp, cls_only=cls_only_last and j == depth - 1)
+            for j in range(depth)
         ])
 
-    def forward(self, x: Tensor) -> Tuple[Tensor, HW, Optional[Tensor]]:
+    def forward(self, x: Tensor
+                ) -> Tuple[Optional[Tensor], HW, Optional[Tensor]]:
         x, hw = self.patch_embed(x)
         x = self.pos_drop(x)
         cls_token = None
@@ -374,7 +411,11 @@ class CvT(BaseModule):
             ``out_indices`` (dense prediction); ``'cls_token'`` returns
             ``(cls_token,)``, the ``[B, C]`` class token of the last stage
             after the final LayerNorm (classification: mmpretrain's
-            ``LinearClsHead`` on top gives the published classifier).
+            ``LinearClsHead`` on top gives the published classifier). The
+            last block then computes only what reaches the class token, and
+            its unused ``attn.conv_q`` is excluded from training (see
+            :meth:`_exclude_unused`), so DDP needs no
+            ``find_unused_parameters``.
         final_norm: with ``out_type='cls_token'``, apply the published
             classifier's final LayerNorm (``cls_norm``) to the class token.
         out_norm: add a LayerNorm to each returned map (new parameters, for
@@ -473,7 +514,9 @@ class CvT(BaseModule):
                 drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
                 drop_path_rates=torch.linspace(0, rates[i], depth).tolist(),
                 with_cls_token=i == self.num_stages - 1, act_cfg=act_cfg,
-                norm_cfg=norm_cfg, with_cp=with_cp))
+                norm_cfg=norm_cfg, with_cp=with_cp,
+                cls_only_last=(i == self.num_stages - 1
+                               and out_type == 'cls_token')))
         self.out_norm = out_norm
         if out_type == 'featmap' and out_norm:
             for i in self.out_indices:
@@ -481,6 +524,7 @@ class CvT(BaseModule):
         self.cls_norm = (nn.LayerNorm(dims[-1], eps=1e-5)
                          if out_type == 'cls_token' and final_norm else None)
         self._freeze_stages()
+        self._exclude_unused()
 
     # -- argument parsing -------------------------------------------------
     @classmethod
@@ -577,7 +621,8 @@ class CvT(BaseModule):
             if self.out_type == 'featmap' and i in self.out_indices:
                 out = getattr(self, f'norm{i}')(x) if self.out_norm else x
                 outs.append(tokens_to_map(out, hw).contiguous())
-            x = tokens_to_map(x, hw)
+            if i + 1 < self.num_stages:
+                x = tokens_to_map(x, hw)
         if self.out_type == 'cls_token':
             cls_token = cls_token.flatten(1)
             if self.cls_norm is not None:
@@ -599,9 +644,26 @@ class CvT(BaseModule):
             for p in m.parameters():
                 p.requires_grad = False
 
+    def _exclude_unused(self) -> None:
+        """With ``out_type='cls_token'`` the last block computes only the
+        class token, so its patch-token query projection (``attn.conv_q``:
+        depthwise conv + BatchNorm) never runs. Its parameters would get no
+        gradient, which DDP can only tolerate with
+        ``find_unused_parameters=True`` (an autograd-graph walk every step):
+        they are excluded from training instead (``requires_grad=False``,
+        BatchNorm in eval mode), and their keys stay, so the published
+        checkpoints load strictly and a ``featmap`` model of the same
+        weights still has them."""
+        if self.out_type != 'cls_token' or not self.stages[-1].blocks:
+            return
+        conv_q = self.stages[-1].blocks[-1].attn.conv_q
+        conv_q.eval()
+        conv_q.requires_grad_(False)
+
     def train(self, mode: bool = True) -> 'CvT':
         super().train(mode)
         self._freeze_stages()
+        self._exclude_unused()
         if mode and self.norm_eval:
             for m in self.modules():
                 if isinstance(m, _BatchNorm):
@@ -648,6 +710,7 @@ class CvT(BaseModule):
         for m in self.modules():
             if isinstance(m, ConvProjection):
                 m.fuse()
+        self._exclude_unused()
         return self
 
     def _init_paper_weights(self) -> None:
