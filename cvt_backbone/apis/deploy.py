@@ -131,10 +131,34 @@ def _models_registry(scope: str):
     return MODELS
 
 
+def resolve_config(config) -> Tuple[object, str, Optional[str]]:
+    """``(Config, description, default checkpoint)`` for ``config``: an
+    mmengine ``Config``, a config file, or a model-zoo name (``'cvt-13'``:
+    the published classifier, as :func:`cvt_backbone.get_model` builds it,
+    with its published weights as the default checkpoint)."""
+    from mmengine.config import Config
+
+    from ..hub import find_model, list_models
+    from .model_zoo import classifier_config
+    if isinstance(config, Config):
+        return config, 'the config', None
+    if osp.isfile(config):
+        return Config.fromfile(config), config, None
+    spec = find_model(config)
+    if spec is None:
+        raise FileNotFoundError(
+            f'{config!r} is neither a config file nor a model-zoo name '
+            f'({list_models()})')
+    return (classifier_config(spec.arch, resolution=spec.resolution),
+            f'the {spec.name} classifier', spec.name)
+
+
 def build_model_for_export(config, checkpoint: Optional[str] = None
                            ) -> nn.Module:
-    """The model of ``config`` (a path or an mmengine ``Config``) with the
-    weights of ``checkpoint``, on the CPU, in eval mode.
+    """The model of ``config`` (a config file, an mmengine ``Config`` or a
+    model-zoo name, see :func:`resolve_config`) with the weights of
+    ``checkpoint`` (any source: file, URL, Hugging Face repo, zoo name; a
+    published CvT layout is converted), on the CPU, in eval mode.
 
     Built through the config's library registry as its Runner builds it
     (the top-level ``data_preprocessor`` goes into the model as
@@ -145,12 +169,9 @@ def build_model_for_export(config, checkpoint: Optional[str] = None
     The backbone's ``init_cfg`` is not run (the checkpoint holds every
     weight). ``checkpoint=None`` keeps the weights as built (tests).
     """
-    from mmengine.config import Config
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import init_default_scope
-    name = config if isinstance(config, str) else 'the config'
-    if isinstance(config, str):
-        config = Config.fromfile(config)
+    config, name, _ = resolve_config(config)
     scope = config.get('default_scope')
     registry = _models_registry(scope)
     init_default_scope(scope)
@@ -165,24 +186,25 @@ def build_model_for_export(config, checkpoint: Optional[str] = None
 
 def load_strict(model: nn.Module, checkpoint: str,
                 config_name: str = 'the config') -> None:
-    """mmengine's ``load_checkpoint(strict=True)``; a checkpoint whose keys
-    or shapes differ from the model raises :class:`CheckpointError` with
+    """mmengine's ``load_checkpoint(strict=True)`` on any checkpoint source
+    (through this project's ``cvt://`` loader: read safely, a published CvT
+    layout converted to the model's keys); a checkpoint whose keys or
+    shapes differ from the model raises :class:`CheckpointError` with
     mmengine's list of them (shortened)."""
     from mmengine.runner import load_checkpoint
-    if not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint file not found: {checkpoint}')
+
+    from ..hub import as_checkpoint_scheme
     try:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
-                        logger='silent')
+        load_checkpoint(model, as_checkpoint_scheme(checkpoint),
+                        map_location='cpu', strict=True, logger='silent')
     except RuntimeError as e:
         detail = ' '.join(str(e).split())
         if len(detail) > 1200:
             detail = detail[:1200] + ' ...'
         raise CheckpointError(
             f'checkpoint {checkpoint} does not match the model of '
-            f'{config_name} (keys or shapes differ; a published CvT file '
-            'needs tools/model_converters/convert_weights.py first): '
-            f'{detail}') from e
+            f'{config_name} (keys or shapes differ: weights of another '
+            f'architecture, task or number of classes): {detail}') from e
 
 
 # -- what is exported ------------------------------------------------------
@@ -250,6 +272,8 @@ class _Backbone(nn.Module):
             backbone.out_type = 'featmap'
             backbone.out_indices = tuple(range(backbone.num_stages))
             backbone.out_norm = False
+            # the last block of a classifier computes only the class token
+            backbone.stages[-1].blocks[-1].cls_only = False
         self.backbone = backbone
 
     def output_names(self) -> List[str]:
@@ -676,14 +700,16 @@ def export_config(config, checkpoint: Optional[str], out_file: str, *,
                   part: str = 'auto', opset: int = DEFAULT_OPSET,
                   **kwargs) -> OnnxExport:
     """:func:`build_model_for_export` then :func:`export_onnx` (keyword
-    arguments as there). The opset and the part are checked before the
+    arguments as there). ``checkpoint=None`` with a model-zoo name exports
+    its published weights. The opset and the part are checked before the
     checkpoint is read, so a request that cannot be exported says so
     first."""
     check_opset(opset)
+    config, name, published = resolve_config(config)
     model = build_model_for_export(config)
     part = resolve_part(model, part)
+    checkpoint = checkpoint or published
     if checkpoint is not None:
-        load_strict(model, checkpoint,
-                    config if isinstance(config, str) else 'the config')
+        load_strict(model, checkpoint, name)
     return export_onnx(model, out_file, part=part, opset=opset, **kwargs)
 

@@ -10,10 +10,13 @@ from cvt_backbone.apis import build_model_for_export
 from cvt_backbone.testing import randomise_bn
 
 from helpers import (
+    FakeHub,
     config_path,
+    hub_env,
     max_diff,
     ort_outputs,
     run_tool,
+    serve_published,
     tiny_classifier_config,
 )
 
@@ -64,3 +67,33 @@ def test_bad_requests_exit_2_with_the_reason(tmp_path):
         assert proc.returncode == 2, (args, proc.stderr[-2000:])
         assert reason in proc.stderr, (args, proc.stderr[-2000:])
     assert not (tmp_path / 'x.onnx').exists()
+
+
+@pytest.mark.slow
+def test_exports_a_published_classifier_by_name(published, tmp_path):
+    """MODEL a zoo name, no CHECKPOINT: the published CvT-13 (served by a
+    stand-in hub) is downloaded, converted and exported; onnxruntime gives
+    transformers' logits on an input of another size."""
+    out = str(tmp_path / 'cvt13.onnx')
+    with FakeHub() as hub:
+        serve_published(hub, published)
+        proc = run_tool([sys.executable] + TOOL + [
+            'cvt-13', '--out', out, '--check-shape', '96', '128'],
+            env=hub_env(hub.url, tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'exported the classifier of cvt-13 to' in proc.stdout
+    assert 'output logits: [batch, 1000]' in proc.stdout
+    x = torch.load(published['root'] / 'x.pt')
+    assert max_diff(ort_outputs(out, x)['logits'],
+                    published['ref']['logits']) <= 1e-4
+
+
+def test_a_config_without_checkpoint_or_an_unknown_model_exits_2(tmp_path):
+    out = str(tmp_path / 'x.onnx')
+    for args, reason in (
+            ([config_path('cvt13_classify.py')], 'needs a CHECKPOINT'),
+            (['cvt-99'], "'cvt-99' is neither a config file nor a "
+             'model-zoo name')):
+        proc = run_tool([sys.executable] + TOOL + args + ['--out', out])
+        assert proc.returncode == 2, (args, proc.stderr[-2000:])
+        assert reason in proc.stderr, (args, proc.stderr[-2000:])

@@ -383,8 +383,9 @@ def pipeline_steps(name: str, size: int = 224,
         return [('results', lambda path: dict(img_path=path, gt_label=0))
                 ] + steps
     if name == 'timm':
-        from PIL import Image
+        from PIL import Image, ImageOps
         from timm.data import create_transform
+        _posterize_as_older_pillow(ImageOps)
         tf = create_transform(size, is_training=True,
                               auto_augment='rand-m9-mstd0.5-inc1',
                               color_jitter=0.4, re_prob=0.25,
@@ -398,6 +399,23 @@ def pipeline_steps(name: str, size: int = 224,
         return [('PIL open + convert', load)] + [
             (type(t).__name__, t) for t in tf.transforms]
     raise ValueError(f'unknown pipeline {name!r}; known: {PIPELINES}')
+
+
+def _posterize_as_older_pillow(image_ops) -> None:
+    """timm's increasing Posterize asks for 0 bits at the top magnitudes
+    (a black image, as older Pillow gave it); Pillow 13 (pinned) raises for
+    bits < 1. Restore the older answer so timm's pipeline runs as timm
+    meant it (only in this benchmark process)."""
+    posterize = image_ops.posterize
+    if getattr(posterize, 'allows_zero_bits', False):
+        return
+
+    def allowing_zero_bits(image, bits):
+        if bits < 1:
+            return image.point(lambda _: 0)
+        return posterize(image, bits)
+    allowing_zero_bits.allows_zero_bits = True
+    image_ops.posterize = allowing_zero_bits
 
 
 def jpeg_files(root: str, limit: Optional[int] = None) -> List[str]:

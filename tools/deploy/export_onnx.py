@@ -1,14 +1,19 @@
 """Export a CvT classifier, segmenter, backbone or detector feature pyramid
 to ONNX, then check it with onnx.checker and against torch in onnxruntime.
 
+    python tools/deploy/export_onnx.py cvt-13 --out work_dirs/cvt13.onnx
     python tools/deploy/export_onnx.py configs/cvt13_classify.py \\
-        checkpoints/cvt-13_in1k.pth --out work_dirs/cvt13.onnx
+        work_dirs/cvt13_classify/epoch_300.pth --out work_dirs/cvt13.onnx
     python tools/deploy/export_onnx.py \\
         configs/upernet_cvt13_512x512_160k_ade20k.py CKPT \\
         --out work_dirs/upernet_cvt13.onnx --shape 512 512
     python tools/deploy/export_onnx.py \\
         configs/mask-rcnn_cvt13_fpn_1x_coco.py CKPT \\
         --out work_dirs/mask-rcnn_cvt13_fpn.onnx --part features
+
+MODEL is a config file or a model-zoo name (the published classifier, with
+its published weights unless CHECKPOINT is given); CHECKPOINT is any
+checkpoint source (file, URL, Hugging Face repo, zoo name).
 
 Exit status: 0 when onnxruntime matches torch within --tolerance, 1 when it
 does not, 2 for a request that cannot be exported (the message says why).
@@ -19,6 +24,7 @@ import os
 import sys
 
 from cvt_backbone.apis import deploy
+from cvt_backbone.hub import find_model, list_models
 from cvt_backbone.utils import CheckpointError
 
 
@@ -26,18 +32,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description='Export a CvT model to ONNX (dynamic batch, height '
         'and width) and check it in onnxruntime against torch.')
-    p.add_argument('config', help='mmpretrain/mmseg/mmdet config file')
-    p.add_argument('checkpoint', help='the trained weights for the config')
+    p.add_argument('config', metavar='MODEL',
+                   help='mmpretrain/mmseg/mmdet config file, or a model-zoo '
+                   f'name ({", ".join(list_models())})')
+    p.add_argument('checkpoint', nargs='?', metavar='CHECKPOINT',
+                   help='the weights (file, URL, Hugging Face repo, zoo '
+                   'name); optional for a zoo name (its published weights)')
     p.add_argument('--out', required=True, help='the .onnx file to write')
     p.add_argument('--part', default='auto', choices=('auto', ) +
                    deploy.PARTS,
                    help='auto: the whole classifier or segmenter; '
                    'backbone: the CvT stage maps; features: a detector\'s '
                    'backbone + neck')
-    p.add_argument('--shape', nargs=2, type=int, default=(224, 224),
+    p.add_argument('--shape', nargs=2, type=int, default=None,
                    metavar=('H', 'W'),
                    help='size of the example input the graph is traced '
-                   'with (it then runs at any size)')
+                   'with (it then runs at any size); default: a zoo '
+                   'model\'s resolution, else 224 224')
     p.add_argument('--opset', type=int, default=deploy.DEFAULT_OPSET,
                    help=f'ONNX opset, {deploy.MIN_OPSET}-{deploy.MAX_OPSET} '
                    f'(default {deploy.DEFAULT_OPSET})')
@@ -76,6 +87,16 @@ def report(result, config: str) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    spec = find_model(args.config)
+    if args.checkpoint is None and (spec is None or
+                                    os.path.isfile(args.config)):
+        print(f'error: {args.config} is not a model-zoo name, so it needs '
+              'a CHECKPOINT (the weights trained with that config)',
+              file=sys.stderr)
+        return 2
+    if args.shape is None:
+        args.shape = ((spec.resolution, ) * 2 if spec is not None
+                      and not os.path.isfile(args.config) else (224, 224))
     shapes = ([(1, 3, h, w) for h, w in args.check_shape]
               if args.check_shape else None)
     try:
@@ -91,7 +112,8 @@ def main(argv=None) -> int:
     except (ValueError, CheckpointError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    report(result, args.config)
+    report(result, args.config if args.checkpoint is None
+           else f'{args.config} ({args.checkpoint})')
     return 0
 
 
