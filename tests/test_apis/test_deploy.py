@@ -221,10 +221,15 @@ def test_published_layout_checkpoint_is_converted_and_exported(tmp_path):
     gives transformers' logits (an independent implementation) at a size
     that was not the export size."""
     from cvt_backbone.testing import make_hf_cvt
-    hf = make_hf_cvt(TINY_DENSE_ARCH, num_labels=10, quick_gelu=True, seed=3)
+
+    # transformers indexes its drop-path list by stage: depth i needs > i
+    arch = dict(TINY_DENSE_ARCH, depths=[1, 2, 3])
+    hf = make_hf_cvt(arch, num_labels=10, quick_gelu=True, seed=3)
     ckpt = str(tmp_path / 'pytorch_model.bin')
     torch.save(hf.state_dict(), ckpt)
-    model = deploy.build_model_for_export(tiny_classifier_config(10), ckpt)
+    cfg = tiny_classifier_config(10)
+    cfg.model.backbone.arch = arch
+    model = deploy.build_model_for_export(cfg, ckpt)
     path = str(tmp_path / 'hf.onnx')
     deploy.export_onnx(model, path, input_size=EXPORT_HW)
     x = torch.randn(2, 3, 97, 61)
