@@ -87,21 +87,19 @@ def report(result, config: str) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    is_file = os.path.isfile(args.config)
-    spec = None if is_file else find_model(args.config)
-    if not is_file and spec is None:
-        print(f'error: {args.config!r} is neither a config file nor a '
-              f'model-zoo name ({", ".join(list_models())})',
-              file=sys.stderr)
+    try:  # a config file or a zoo name, told apart by the library
+        _, _, published = deploy.resolve_config(args.config)
+    except FileNotFoundError as e:
+        print(f'error: {e}', file=sys.stderr)
         return 2
-    if args.checkpoint is None and spec is None:
+    if args.checkpoint is None and published is None:
         print(f'error: {args.config} is not a model-zoo name, so it needs '
               'a CHECKPOINT (the weights trained with that config)',
               file=sys.stderr)
         return 2
     if args.shape is None:
-        args.shape = ((spec.resolution, ) * 2 if spec is not None
-                      else (224, 224))
+        args.shape = ((find_model(published).resolution, ) * 2
+                      if published else (224, 224))
     shapes = ([(1, 3, h, w) for h, w in args.check_shape]
               if args.check_shape else None)
     try:
