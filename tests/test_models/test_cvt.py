@@ -100,6 +100,48 @@ def test_drop_path_is_per_stage_linspace(arch, rates):
     assert model.stages[1].blocks[-1].drop_path.drop_prob == pytest.approx(.2)
     with pytest.raises(ValueError, match='3 values'):
         CvT('13', drop_path_rate=[0.1, 0.2])
+    with pytest.raises(ValueError, match=r'in \[0, 1\).*1\.0'):
+        CvT('13', drop_path_rate=[0.1, 0.2, 1.0])
+
+
+@pytest.mark.parametrize('cls_only', [False, True])
+def test_drop_path_drops_a_samples_class_and_patch_tokens_together(cls_only):
+    """Stochastic depth as in the original, whose last stage runs its blocks
+    on one sequence ``[cls; patches]``: per sample, each residual branch
+    (attention, then MLP) is kept, scaled by 1/keep, or dropped for the class
+    token and the patch tokens alike, and both outcomes occur."""
+    torch.manual_seed(0)
+    block = Block(16, num_heads=2, drop_path=0.5, cls_only=cls_only)
+    block = block.double().train()
+    seen = {'attn': [], 'norm2': [], 'mlp': []}  # attn: its output projection
+    for name, m in [('attn', block.attn.proj), ('norm2', block.norm2),
+                    ('mlp', block.mlp)]:
+        m.register_forward_hook(
+            lambda m, i, o, name=name: seen[name].append(
+                i[0] if name == 'norm2' else o))
+    x = torch.randn(64, 5 * 4, 16, dtype=torch.float64)
+    cls = torch.randn(64, 1, 16, dtype=torch.float64)
+    x2, cls2 = block(x, (5, 4), cls)
+
+    def factor(before, branch, after):
+        """the per-sample f with after == before + f * branch"""
+        delta = after - before
+        f = (delta * branch).sum((1, 2)) / branch.square().sum((1, 2))
+        assert max_diff(delta, f[:, None, None] * branch) <= 1e-12
+        f = f.detach().round(decimals=9)
+        assert set(f.tolist()) == {0., 2.}  # keep = 0.5
+        return f
+
+    if cls_only:  # attention (class token only), then the MLP
+        assert x2 is None
+        (a_cls,), (cls1,), (m_cls,) = seen['attn'], seen['norm2'], seen['mlp']
+        factor(cls, a_cls, cls1)
+        factor(cls1, m_cls, cls2)
+        return
+    (a, a_cls), (x1, cls1), (m, m_cls) = (
+        seen['attn'], seen['norm2'], seen['mlp'])
+    assert torch.equal(factor(x, a, x1), factor(cls, a_cls, cls1))
+    assert torch.equal(factor(x1, m, x2), factor(cls1, m_cls, cls2))
 
 
 # -- equivalence with transformers ------------------------------------------

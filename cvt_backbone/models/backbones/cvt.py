@@ -47,7 +47,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_norm_layer
-from mmcv.cnn.bricks import DropPath
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
@@ -277,12 +276,48 @@ def _bn_stats_frozen(module: nn.Module) -> Iterator[None]:
             m.momentum = mom
 
 
+class DropPath(nn.Module):
+    """Stochastic depth: each sample's residual branch is kept (scaled by
+    ``1 / (1 - drop_prob)``) or dropped, with one draw per sample shared by
+    every tensor passed in; ``[B, ...]`` tensors in, the same out (one tensor
+    for one input, a tuple for several). Identity in eval mode.
+
+    Ours rather than mmcv's/timm's ``DropPath`` (one tensor each): the
+    original CvT runs the last stage's blocks on one sequence
+    ``[cls; patches]``, so a sample's class token and patch tokens skip a
+    branch together. This model keeps the two apart (no concatenation copy
+    per block), and two separate ``DropPath`` calls would drop them
+    independently, a different regulariser from the published recipe's.
+    """
+
+    def __init__(self, drop_prob: float = 0.) -> None:
+        super().__init__()
+        if not 0. <= drop_prob < 1.:
+            raise ValueError(
+                f'drop_prob must be in [0, 1), got {drop_prob}')
+        self.drop_prob = drop_prob
+
+    def forward(self, *xs: Tensor) -> Union[Tensor, Tuple[Tensor, ...]]:
+        if self.training and self.drop_prob > 0.:
+            keep = 1. - self.drop_prob
+            x = xs[0]
+            mask = torch.rand((x.shape[0],) + (1,) * (x.dim() - 1),
+                              dtype=x.dtype, device=x.device)
+            scale = mask.add_(keep).floor_().div_(keep)
+            xs = tuple(t * scale for t in xs)
+        return xs[0] if len(xs) == 1 else xs
+
+    def extra_repr(self) -> str:
+        return f'drop_prob={self.drop_prob}'
+
+
 class Block(nn.Module):
     """Pre-norm transformer block.
 
     ``x + DropPath(Attn(LN(x)))`` then ``x + DropPath(MLP(LN(x)))`` on the
     patch tokens ``[B, H*W, C]`` and, when given, the class token
-    ``[B, 1, C]``.
+    ``[B, 1, C]``; a sample's class token and patch tokens are dropped
+    together, as in the original, where they are one sequence.
 
     ``cls_only=True`` (the last block of a classifier, whose patch tokens
     reach no output) computes only what reaches the class token: k and v
@@ -305,8 +340,7 @@ class Block(nn.Module):
         self.attn = ConvAttention(dims, num_heads=num_heads,
                                   qkv_bias=qkv_bias, attn_drop=attn_drop,
                                   proj_drop=drop, norm_cfg=norm_cfg)
-        self.drop_path = (DropPath(drop_path) if drop_path > 0 else
-                          nn.Identity())
+        self.drop_path = DropPath(drop_path)
         self.norm2 = nn.LayerNorm(dims, eps=1e-5)
         self.mlp = Mlp(dims, hidden=int(dims * mlp_ratio), act_cfg=act_cfg,
                        drop=drop)
@@ -315,14 +349,18 @@ class Block(nn.Module):
                  ) -> Tuple[Optional[Tensor], Optional[Tensor]]:
         if self.cls_only:
             return None, self._forward_cls(x, hw, cls_token)
-        cls_in = None if cls_token is None else self.norm1(cls_token)
-        a, a_cls = self.attn(self.norm1(x), hw, cls_in)
-        x = x + self.drop_path(a)
-        x = x + self.drop_path(self.mlp(self.norm2(x)))
-        if cls_token is not None:
-            cls_token = cls_token + self.drop_path(a_cls)
-            cls_token = cls_token + self.drop_path(
-                self.mlp(self.norm2(cls_token)))
+        if cls_token is None:
+            x = x + self.drop_path(self.attn(self.norm1(x), hw)[0])
+            x = x + self.drop_path(self.mlp(self.norm2(x)))
+            return x, None
+        a, a_cls = self.drop_path(
+            *self.attn(self.norm1(x), hw, self.norm1(cls_token)))
+        x = x + a
+        cls_token = cls_token + a_cls
+        m, m_cls = self.drop_path(self.mlp(self.norm2(x)),
+                                  self.mlp(self.norm2(cls_token)))
+        x = x + m
+        cls_token = cls_token + m_cls
         return x, cls_token
 
     def _forward_cls(self, x: Tensor, hw: HW, cls_token: Tensor) -> Tensor:
@@ -577,6 +615,9 @@ class CvT(BaseModule):
         if len(rate) != self.num_stages:
             raise ValueError(f'drop_path_rate needs a float or '
                              f'{self.num_stages} values, got {rate}')
+        if not all(0. <= r < 1. for r in rate):
+            raise ValueError(f'drop_path_rate must be in [0, 1) (the '
+                             f'probability of skipping a block), got {rate}')
         return rate
 
     # -- shapes -----------------------------------------------------------
