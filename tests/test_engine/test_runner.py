@@ -34,8 +34,10 @@ def test_amp_falls_back_to_fp32_without_cuda(tmp_path, tiny_cls_data):
 # -- end to end (slow) --------------------------------------------------------
 @pytest.mark.slow
 def test_train_learns_and_reports(tmp_path, tiny_cls_data):
-    cfg = tiny_cls_config(tmp_path / 'cfg.py', tiny_cls_data, max_epochs=8,
-                      deterministic=False)
+    # 12 epochs (108 steps): over seeds 0-13 the last epoch's top-1 is 52-68 %
+    # here; at 8 epochs one seed in ten ended near 30 %, so 8 tested luck.
+    cfg = tiny_cls_config(tmp_path / 'cfg.py', tiny_cls_data, max_epochs=12,
+                          deterministic=False)
     work = tmp_path / 'work'
     res = run_tool([sys.executable, 'tools/train.py', cfg, '--work-dir',
                     str(work)], timeout=900)
@@ -44,7 +46,9 @@ def test_train_learns_and_reports(tmp_path, tiny_cls_data):
     losses = [r['loss'] for r in train.values()]
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.2
     top1 = [r['accuracy/top1'] for r in val]
-    assert max(top1[-2:]) >= 50, top1  # 6 classes: chance is 16.7 %
+    # 6 classes, 60 val images: chance is 16.7 % (10 +- 2.9 right); 45 %
+    # (27 right) is 6 standard deviations above it
+    assert max(top1[-2:]) >= 45, top1
     assert 'eta:' in res.stdout  # progress with ETA
     summary = json.loads((work / 'summary.json').read_text())
     assert summary['metrics']['accuracy/top1'] == top1[-1]
