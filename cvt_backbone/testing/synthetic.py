@@ -22,7 +22,7 @@ the input pipeline (``tools/analysis_tools/benchmark.py --cases pipeline``).
 import json
 import os
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -186,6 +186,37 @@ def _write_spec(root: str, spec) -> None:
         json.dump(asdict(spec), f)
 
 
+def _write_class_folders(root: str, spec, draw: Callable[
+        [np.random.RandomState, int], np.ndarray], ext: str, stream: int,
+        imwrite_params: Sequence[int] = ()) -> None:
+    """The ImageNet folder layout both classification generators write:
+    ``root/{train,val}/<class>/<class>_<i>.<ext>`` with the images
+    ``draw(rng, label)`` gives (one ``RandomState`` per split and class,
+    seeded by ``spec.seed``, ``stream``, the split, the label and
+    ``spec.version``), ``meta/{train,val}.txt``, ``classes.txt`` and
+    ``spec.json`` last, which marks the set complete."""
+    os.makedirs(os.path.join(root, 'meta'), exist_ok=True)
+    for split, per_class, offset in (('train', spec.train_per_class, 0),
+                                     ('val', spec.val_per_class, 1)):
+        lines = []
+        for label, name in enumerate(CLASSES):
+            folder = os.path.join(root, split, name)
+            os.makedirs(folder, exist_ok=True)
+            rng = np.random.RandomState(
+                [spec.seed, stream + offset, label, spec.version])
+            for i in range(per_class):
+                img = draw(rng, label)
+                fname = f'{name}_{i:05d}.{ext}'
+                cv2.imwrite(os.path.join(folder, fname), img,
+                            list(imwrite_params))
+                lines.append(f'{name}/{fname} {label}')
+        with open(os.path.join(root, 'meta', f'{split}.txt'), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+    with open(os.path.join(root, 'classes.txt'), 'w') as f:
+        f.write('\n'.join(CLASSES) + '\n')
+    _write_spec(root, spec)
+
+
 def generate_classification(root: str, spec: SyntheticSpec = SyntheticSpec(),
                             verbose: bool = True) -> str:
     """Write the classification set under ``root`` (see module docstring)
@@ -194,28 +225,11 @@ def generate_classification(root: str, spec: SyntheticSpec = SyntheticSpec(),
         return root
     if verbose:
         print(f'generating the synthetic dataset in {root} ...', flush=True)
-    splits = (('train', spec.train_per_class, 0),
-              ('val', spec.val_per_class, 1))
-    os.makedirs(os.path.join(root, 'meta'), exist_ok=True)
-    for split, per_class, offset in splits:
-        lines = []
-        for label, name in enumerate(CLASSES):
-            folder = os.path.join(root, split, name)
-            os.makedirs(folder, exist_ok=True)
-            rng = np.random.RandomState(
-                [spec.seed, offset, label, spec.version])
-            for i in range(per_class):
-                img = classification_image(rng, label, spec.image_size,
-                                           spec.max_distractors,
-                                           spec.class_hues)
-                fname = f'{name}_{i:05d}.png'
-                cv2.imwrite(os.path.join(folder, fname), img)
-                lines.append(f'{name}/{fname} {label}')
-        with open(os.path.join(root, 'meta', f'{split}.txt'), 'w') as f:
-            f.write('\n'.join(lines) + '\n')
-    with open(os.path.join(root, 'classes.txt'), 'w') as f:
-        f.write('\n'.join(CLASSES) + '\n')
-    _write_spec(root, spec)
+    _write_class_folders(
+        root, spec, ext='png', stream=0,
+        draw=lambda rng, label: classification_image(
+            rng, label, spec.image_size, spec.max_distractors,
+            spec.class_hues))
     if verbose:
         n = len(CLASSES) * (spec.train_per_class + spec.val_per_class)
         print(f'wrote {n} images of {len(CLASSES)} classes to {root}')
@@ -447,27 +461,14 @@ def generate_jpeg_classification(root: str, spec: JpegSpec = JpegSpec(),
         return root
     if verbose:
         print(f'generating photo-like JPEGs in {root} ...', flush=True)
-    os.makedirs(os.path.join(root, 'meta'), exist_ok=True)
-    for split, per_class, offset in (('train', spec.train_per_class, 0),
-                                     ('val', spec.val_per_class, 1)):
-        lines = []
-        for label, name in enumerate(CLASSES):
-            folder = os.path.join(root, split, name)
-            os.makedirs(folder, exist_ok=True)
-            rng = np.random.RandomState(
-                [spec.seed, 200 + offset, label, spec.version])
-            for i in range(per_class):
-                h, w = jpeg_image_size(rng, spec.long_side)
-                img = photo_like_image(rng, h, w, spec.noise)
-                fname = f'{name}_{i:05d}.JPEG'
-                cv2.imwrite(os.path.join(folder, fname), img,
-                            [cv2.IMWRITE_JPEG_QUALITY, spec.quality])
-                lines.append(f'{name}/{fname} {label}')
-        with open(os.path.join(root, 'meta', f'{split}.txt'), 'w') as f:
-            f.write('\n'.join(lines) + '\n')
-    with open(os.path.join(root, 'classes.txt'), 'w') as f:
-        f.write('\n'.join(CLASSES) + '\n')
-    _write_spec(root, spec)
+
+    def draw(rng: np.random.RandomState, label: int) -> np.ndarray:
+        h, w = jpeg_image_size(rng, spec.long_side)
+        return photo_like_image(rng, h, w, spec.noise)
+
+    _write_class_folders(root, spec, draw, ext='JPEG', stream=200,
+                         imwrite_params=(cv2.IMWRITE_JPEG_QUALITY,
+                                         spec.quality))
     if verbose:
         n = len(CLASSES) * (spec.train_per_class + spec.val_per_class)
         print(f'wrote {n} JPEGs to {root}')
