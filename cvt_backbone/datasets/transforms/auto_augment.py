@@ -116,15 +116,27 @@ def translate_cubic(img: np.ndarray, offset: float, axis: int,
     return np.ascontiguousarray(out[:, :size] if axis == 1 else out[:size])
 
 
+class _FastOp:
+    """The ``transform`` every ``Fast`` op shares: mmpretrain's
+    ``random_disable`` draw first (as its ops do), then :meth:`apply` on the
+    image, whose own draws (magnitude, sign) follow in mmpretrain's order."""
+
+    def apply(self, img: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def transform(self, results: dict) -> dict:
+        if self.random_disable():
+            return results
+        results['img'] = self.apply(results['img'])
+        return results
+
+
 @TRANSFORMS.register_module()
-class FastAutoContrast(mmp.AutoContrast):
+class FastAutoContrast(_FastOp, mmp.AutoContrast):
     """Each channel stretched to [0, 255] (mmcv's ``auto_contrast`` with no
     cut-off): ``(level - low) * 255 / (high - low)``, truncated."""
 
-    def transform(self, results):
-        if self.random_disable():
-            return results
-        img = results['img']
+    def apply(self, img):
         lut = np.empty((256, img.shape[2]))
         for c, hist in enumerate(channel_histograms(img).T):
             levels = np.flatnonzero(hist)
@@ -134,20 +146,16 @@ class FastAutoContrast(mmp.AutoContrast):
                 continue
             scale = 255.0 / (high - low)
             lut[:, c] = np.clip(_LEVELS * scale - low * scale, 0, 255)
-        results['img'] = apply_lut(img, lut)
-        return results
+        return apply_lut(img, lut)
 
 
 @TRANSFORMS.register_module()
-class FastEqualize(mmp.Equalize):
+class FastEqualize(_FastOp, mmp.Equalize):
     """Per-channel histogram equalisation (mmcv's ``imequalize``, PIL's
     rule): the cumulative histogram scaled by the step of the non-last
     levels."""
 
-    def transform(self, results):
-        if self.random_disable():
-            return results
-        img = results['img']
+    def apply(self, img):
         lut = np.empty((256, img.shape[2]), np.int64)
         for c, hist in enumerate(channel_histograms(img).T):
             nonzero = hist[hist > 0]
@@ -157,181 +165,141 @@ class FastEqualize(mmp.Equalize):
                 continue
             cum = (np.cumsum(hist) + step // 2) // step
             lut[:, c] = np.minimum(np.concatenate([[0], cum[:-1]]), 255)
-        results['img'] = apply_lut(img, lut)
-        return results
+        return apply_lut(img, lut)
 
 
 @TRANSFORMS.register_module()
-class FastInvert(mmp.Invert):
+class FastInvert(_FastOp, mmp.Invert):
     """``255 - level``."""
 
-    def transform(self, results):
-        if self.random_disable():
-            return results
-        results['img'] = cv2.bitwise_not(results['img'])
-        return results
+    def apply(self, img):
+        return cv2.bitwise_not(img)
 
 
 @TRANSFORMS.register_module()
-class FastPosterize(mmp.Posterize):
+class FastPosterize(_FastOp, mmp.Posterize):
     """Keep the ``ceil(bits)`` high bits of each level."""
 
-    def transform(self, results):
-        if self.random_disable():
-            return results
+    def apply(self, img):
         bits = self.bits if self.bits is not None else self.random_magnitude()
         shift = 8 - math.ceil(bits)
         lut = (np.arange(256) >> shift) << shift
-        results['img'] = apply_lut(results['img'], lut)
-        return results
+        return apply_lut(img, lut)
 
 
 @TRANSFORMS.register_module()
-class FastSolarize(mmp.Solarize):
+class FastSolarize(_FastOp, mmp.Solarize):
     """Levels at or above ``thr`` inverted."""
 
-    def transform(self, results):
-        if self.random_disable():
-            return results
+    def apply(self, img):
         thr = self.thr if self.thr is not None else self.random_magnitude()
         lut = np.where(_LEVELS < thr, _LEVELS, 255 - _LEVELS)
-        results['img'] = apply_lut(results['img'], lut)
-        return results
+        return apply_lut(img, lut)
 
 
 @TRANSFORMS.register_module()
-class FastSolarizeAdd(mmp.SolarizeAdd):
+class FastSolarizeAdd(_FastOp, mmp.SolarizeAdd):
     """``magnitude`` added to levels below ``thr`` (capped at 255),
     truncated."""
 
-    def transform(self, results):
-        if self.random_disable():
-            return results
+    def apply(self, img):
         magnitude = (self.magnitude if self.magnitude is not None else
                      self.random_magnitude())
         lut = np.where(_LEVELS < self.thr,
                        np.minimum(_LEVELS + magnitude, 255), _LEVELS)
-        results['img'] = apply_lut(results['img'], lut)
-        return results
+        return apply_lut(img, lut)
 
 
 @TRANSFORMS.register_module()
-class FastBrightness(mmp.Brightness):
+class FastBrightness(_FastOp, mmp.Brightness):
     """``level * (1 + magnitude)``, clipped and truncated."""
 
-    def transform(self, results):
-        if self.random_disable():
-            return results
+    def apply(self, img):
         factor = 1 + _signed(self, self.magnitude)
-        results['img'] = apply_lut(results['img'], _blend_table(factor, 0.))
-        return results
+        return apply_lut(img, _blend_table(factor, 0.))
 
 
 @TRANSFORMS.register_module()
-class FastContrast(mmp.Contrast):
+class FastContrast(_FastOp, mmp.Contrast):
     """Blend with the image's mean grey level (rounded), factor
     ``1 + magnitude``, clipped and truncated."""
 
-    def transform(self, results):
-        if self.random_disable():
-            return results
+    def apply(self, img):
         factor = 1 + _signed(self, self.magnitude)
-        img = results['img']
         gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
         mean = round(int(gray.sum(dtype=np.int64)) / gray.size)
-        results['img'] = apply_lut(img, _blend_table(factor, float(mean)))
-        return results
+        return apply_lut(img, _blend_table(factor, float(mean)))
 
 
 @TRANSFORMS.register_module()
-class FastColorTransform(mmp.ColorTransform):
+class FastColorTransform(_FastOp, mmp.ColorTransform):
     """Blend with the grey image, factor ``1 + magnitude``: mmcv's uint8
     ``addWeighted``, without its ``np.tile`` of the grey image."""
 
-    def transform(self, results):
-        if self.random_disable():
-            return results
+    def apply(self, img):
         alpha = 1 + _signed(self, self.magnitude)
-        img = results['img']
         gray = cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY),
                             cv2.COLOR_GRAY2BGR)
-        results['img'] = cv2.addWeighted(img, alpha, gray, 1 - alpha, 0)
-        return results
+        return cv2.addWeighted(img, alpha, gray, 1 - alpha, 0)
 
 
 @TRANSFORMS.register_module()
-class FastSharpness(mmp.Sharpness):
+class FastSharpness(_FastOp, mmp.Sharpness):
     """Blend with the image smoothed by PIL's SMOOTH kernel, factor
     ``1 + magnitude``, clipped and truncated. Not a per-pixel map: the blend
     is ``cv2.addWeighted`` into float32 (mmcv converts both images to
     float32 first), truncated back."""
     kernel = np.array([[1., 1., 1.], [1., 5., 1.], [1., 1., 1.]]) / 13
 
-    def transform(self, results):
-        if self.random_disable():
-            return results
+    def apply(self, img):
         factor = 1 + _signed(self, self.magnitude)
-        img = results['img']
         smooth = cv2.filter2D(img, -1, self.kernel)
         out = cv2.addWeighted(img, factor, smooth, 1 - factor, 0,
                               dtype=cv2.CV_32F)
-        results['img'] = np.clip(out, 0, 255, out=out).astype(np.uint8)
-        return results
+        return np.clip(out, 0, 255, out=out).astype(np.uint8)
 
 
 @TRANSFORMS.register_module()
-class FastRotate(mmp.Rotate):
+class FastRotate(_FastOp, mmp.Rotate):
     """mmcv's ``imrotate``: ``warpAffine`` about the centre (or
     ``center``), ``angle`` clockwise."""
 
-    def transform(self, results):
-        if self.random_disable():
-            return results
+    def apply(self, img):
         angle = _signed(self, self.angle)
-        img = results['img']
         h, w = img.shape[:2]
         center = self.center or ((w - 1) * 0.5, (h - 1) * 0.5)
         matrix = cv2.getRotationMatrix2D(center, -angle, self.scale)
-        results['img'] = _warp(img, matrix, self)
-        return results
+        return _warp(img, matrix, self)
 
 
 @TRANSFORMS.register_module()
-class FastShear(mmp.Shear):
+class FastShear(_FastOp, mmp.Shear):
     """mmcv's ``imshear``: ``x += magnitude * y`` (horizontal) or
     ``y += magnitude * x``."""
 
-    def transform(self, results):
-        if self.random_disable():
-            return results
+    def apply(self, img):
         m = _signed(self, self.magnitude)
         matrix = np.float32([[1, m, 0], [0, 1, 0]] if self.direction ==
                             'horizontal' else [[1, 0, 0], [m, 1, 0]])
-        results['img'] = _warp(results['img'], matrix, self)
-        return results
+        return _warp(img, matrix, self)
 
 
 @TRANSFORMS.register_module()
-class FastTranslate(mmp.Translate):
+class FastTranslate(_FastOp, mmp.Translate):
     """mmcv's ``imtranslate`` by ``magnitude`` times the width (horizontal)
     or height; bicubic as one 1-D filter (:func:`translate_cubic`)."""
 
-    def transform(self, results):
-        if self.random_disable():
-            return results
+    def apply(self, img):
         m = _signed(self, self.magnitude)
-        img = results['img']
         h, w = img.shape[:2]
         horizontal = self.direction == 'horizontal'
         if self.interpolation == 'bicubic':
-            results['img'] = translate_cubic(
+            return translate_cubic(
                 img, m * (w if horizontal else h), 1 if horizontal else 0,
                 _pad_value(self))
-            return results
         matrix = np.float32([[1, 0, m * w], [0, 1, 0]] if horizontal else
                             [[1, 0, 0], [0, 1, m * h]])
-        results['img'] = _warp(img, matrix, self)
-        return results
+        return _warp(img, matrix, self)
 
 
 # mmpretrain's op -> ours
