@@ -188,10 +188,19 @@ class DecodeRandomResizedCrop(RandomResizedCrop):
             raise ValueError('failed to decode the image')
         return img
 
+    @property
+    def _out_hw(self) -> Tuple[int, int]:
+        return self.scale[1], self.scale[0]  # self.scale is (w, h)
+
+    @property
+    def _pil_filter(self) -> bool:
+        """PIL's bilinear/bicubic resize: the fast path, the one a reduced
+        decode can feed (its sub-pixel ``box``)."""
+        return self.backend == 'pillow' and self.interpolation in _PIL_FILTERS
+
     def _resize(self, img: np.ndarray) -> np.ndarray:
-        out_hw = (self.scale[1], self.scale[0])
-        if self.backend == 'pillow' and self.interpolation in _PIL_FILTERS:
-            return resize_uint8(img, out_hw, self.interpolation)
+        if self._pil_filter:
+            return resize_uint8(img, self._out_hw, self.interpolation)
         return mmcv.imresize(img, tuple(self.scale), backend=self.backend,
                              interpolation=self.interpolation)
 
@@ -213,12 +222,9 @@ class DecodeRandomResizedCrop(RandomResizedCrop):
         # the box in full-image coordinates, by mmpretrain's algorithm
         top, left, crop_h, crop_w = self.rand_crop_params(
             np.empty((height, width, 0), np.uint8))
-        # self.scale is (w, h), as in mmpretrain
         factor = 1
-        if self.reduced_decode and is_jpeg and self.backend == 'pillow' \
-                and self.interpolation in _PIL_FILTERS:
-            factor = jpeg_reduction((crop_h, crop_w),
-                                    (self.scale[1], self.scale[0]))
+        if self.reduced_decode and is_jpeg and self._pil_filter:
+            factor = jpeg_reduction((crop_h, crop_w), self._out_hw)
         if factor > 1:
             img = self._decode(buf, factor)
             # pixel i of the reduced image covers pixels [s*i, s*i + s) of
@@ -226,7 +232,7 @@ class DecodeRandomResizedCrop(RandomResizedCrop):
             img = resize_box_pil(
                 img, (left / factor, top / factor, (left + crop_w) / factor,
                       (top + crop_h) / factor),
-                (self.scale[1], self.scale[0]), self.interpolation)
+                self._out_hw, self.interpolation)
         else:
             if header is not None:
                 img = self._decode(buf, 1)
