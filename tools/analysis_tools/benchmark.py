@@ -156,18 +156,18 @@ def build_model(spec: Dict[str, Any]):
     else:
         from cvt_backbone.models import CvT
         from cvt_backbone.models.backbones.cvt import convert_cvt_state_dict
+        from cvt_backbone.utils import strip_prefix
         converted, _ = convert_cvt_state_dict(state)
-        backbone = {k[len('backbone.'):]: v for k, v in converted.items()
-                    if k.startswith('backbone.')}
+        backbone = strip_prefix(converted, 'backbone.')
         model = CvT(arch, act_cfg=dict(type='GELU'), drop_path_rate=0.,
                     out_indices=(2, ), with_cp=variant == 'ours_cp',
                     out_type='cls_token' if classifier else 'featmap')
         model.load_state_dict(backbone)
         if classifier:
+            fc = strip_prefix(converted, 'head.fc.')
             head = torch.nn.Linear(arch['embed_dims'][-1],
-                                   converted['head.fc.weight'].shape[0])
-            head.load_state_dict({'weight': converted['head.fc.weight'],
-                                  'bias': converted['head.fc.bias']})
+                                   fc['weight'].shape[0])
+            head.load_state_dict(fc)
             model = torch.nn.ModuleDict(dict(backbone=model, head=head))
     del state
     if spec['mode'] == 'infer':
@@ -418,8 +418,12 @@ def _posterize_as_older_pillow(image_ops) -> None:
     image_ops.posterize = allowing_zero_bits
 
 
+def _train_jpegs(root: str) -> List[str]:
+    return sorted(glob.glob(os.path.join(root, 'train', '*', '*.JPEG')))
+
+
 def jpeg_files(root: str, limit: Optional[int] = None) -> List[str]:
-    files = sorted(glob.glob(os.path.join(root, 'train', '*', '*.JPEG')))
+    files = _train_jpegs(root)
     if not files:
         raise FileNotFoundError(f'no train/<class>/*.JPEG under {root}')
     return files[:limit] if limit else files
@@ -525,9 +529,7 @@ def run_trainloop(data_root: str, workers: int, batch: int, tmp: str,
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     train, _ = split_records(read_scalars(work))
     if proc.returncode != 0 or not train:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-        return dict(error=f'train.py exited {proc.returncode}: ' +
-                    ' | '.join(tail))
+        return _failure('train.py', proc)
     per_epoch = len(train) // epochs
     later = [r for it, r in train.items() if it > per_epoch]
     t = statistics.median(r['time'] for r in later)
@@ -542,10 +544,14 @@ def _spawn(spec: Dict[str, Any], timeout: float) -> Dict[str, Any]:
          json.dumps(spec)], capture_output=True, text=True, timeout=timeout)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('{')]
     if proc.returncode != 0 or not lines:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-        return dict(error=f'worker exited {proc.returncode}: ' +
-                    ' | '.join(tail))
+        return _failure('worker', proc)
     return json.loads(lines[-1])
+
+
+def _failure(what: str, proc: subprocess.CompletedProcess) -> Dict[str, str]:
+    """A failed run as a result row: its exit code and last output lines."""
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+    return dict(error=f'{what} exited {proc.returncode}: ' + ' | '.join(tail))
 
 
 def useful_macs(arch: Dict[str, List[int]], h: int, w: int) -> int:
@@ -597,7 +603,7 @@ def run_benchmark(out_dir: str, arch: Any = '13',
         # photos too); otherwise the generated set is written there
         from cvt_backbone.testing import JpegSpec, generate_jpeg_classification
         data = data or os.path.join('work_dirs', 'benchmark_jpegs')
-        if not glob.glob(os.path.join(data, 'train', '*', '*.JPEG')):
+        if not _train_jpegs(data):
             generate_jpeg_classification(data, JpegSpec(train_per_class=100,
                                                         val_per_class=1))
         results['data'] = data
