@@ -84,8 +84,8 @@ def get_model(model: str, pretrained: Union[bool, str] = False,
     """
     spec = find_model(model)
     if spec is None:
-        try:
-            arch = CvT.resolve_arch(model)
+        try:  # an arch name: checked here, so the error names both kinds
+            CvT.resolve_arch(model)
         except (ValueError, TypeError) as e:
             raise ValueError(
                 f'{model!r} is neither a model-zoo name ({list_models()}) '
