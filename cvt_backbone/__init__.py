@@ -5,15 +5,16 @@ hooks and its faster training transforms (:mod:`cvt_backbone.datasets`) in
 mmengine's root registries, so configs only need
 ``custom_imports=dict(imports=['cvt_backbone'])``; registers the model-zoo
 names, ``hf://`` and ``cvt://`` as mmengine checkpoint schemes, so
-``load_from='cvt-13'`` works in any OpenMMLab tool
-(:func:`cvt_backbone.hub.register_checkpoint_loaders`); and lets mmengine
+``load_from='cvt-13'`` works in any OpenMMLab tool, and the ``CvTPretrained``
+weight initialiser behind a backbone's ``init_cfg=dict(type='Pretrained')``
+(:mod:`cvt_backbone.checkpoint`); and lets mmengine
 resume from its own checkpoints under torch's ``weights_only`` loading
 (:func:`cvt_backbone.engine.allow_mmengine_checkpoints`).
 """
 from . import datasets  # noqa: F401  (registers the transforms)
 from .apis import get_model
+from .checkpoint import list_models, register_checkpoint_loaders
 from .engine import allow_mmengine_checkpoints
-from .hub import list_models, register_checkpoint_loaders
 from .models import CvT, QuickGELU
 from .version import __version__
 

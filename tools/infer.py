@@ -24,7 +24,7 @@ from cvt_backbone.apis import (
     predict_and_draw,
     summarise,
 )
-from cvt_backbone.hub import find_model, list_models
+from cvt_backbone.checkpoint import find_model, list_models
 
 
 def main(argv=None) -> int:

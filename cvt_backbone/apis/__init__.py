@@ -1,34 +1,30 @@
-from .deploy import (
-    DEFAULT_OPSET,
-    OnnxExport,
-    OnnxMismatchError,
-    build_model_for_export,
-    export_config,
-    export_onnx,
-    ort_session,
-    verify_onnx,
+"""The user-level API: the one model builder, the model zoo's
+``get_model`` and inference on one image. (ONNX export is
+:mod:`cvt_backbone.deploy`.)"""
+from .builder import (
+    backbone_config,
+    build_model,
+    classifier_config,
+    config_task,
+    imagenet_classes,
+    init_model,
+    model_config,
+    published_test_pipeline,
+    resolve_config,
 )
 from .inference import (
     classify,
-    config_task,
     draw,
     infer,
-    init_model,
     predict,
     predict_and_draw,
     summarise,
 )
-from .model_zoo import (
-    classifier_config,
-    get_model,
-    imagenet_classes,
-    published_test_pipeline,
-)
+from .model_zoo import get_model
 
 __all__ = [
-    'DEFAULT_OPSET', 'OnnxExport', 'OnnxMismatchError',
-    'build_model_for_export', 'classifier_config', 'classify', 'config_task',
-    'draw', 'export_config', 'export_onnx', 'get_model', 'imagenet_classes',
-    'infer', 'init_model', 'ort_session', 'predict', 'predict_and_draw',
-    'published_test_pipeline', 'summarise', 'verify_onnx'
+    'backbone_config', 'build_model', 'classifier_config', 'classify',
+    'config_task', 'draw', 'get_model', 'imagenet_classes', 'infer',
+    'init_model', 'model_config', 'predict', 'predict_and_draw',
+    'published_test_pipeline', 'resolve_config', 'summarise'
 ]

@@ -2,12 +2,11 @@
 any size.
 
 A thin layer over mmpretrain's, mmdet's and mmseg's own APIs
-(``ImageClassificationInferencer``, ``init_detector`` /
-``inference_detector``, ``init_model`` / ``inference_model`` and their
-visualisers): it picks the library from the config's ``default_scope`` so
-one call (and ``tools/infer.py``) serves all three, and it takes checkpoints
-from any source (file, URL, Hugging Face repo, model-zoo name) in any CvT
-layout.
+(``ImageClassificationInferencer``, ``inference_detector``,
+``inference_model`` and their visualisers) on a model from
+:func:`cvt_backbone.apis.builder.init_model`, so one call (and
+``tools/infer.py``) serves all three libraries with checkpoints from any
+source (file, URL, Hugging Face repo, model-zoo name) in any CvT layout.
 """
 import os
 import os.path as osp
@@ -16,45 +15,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from ..hub import as_checkpoint_scheme, class_names
-
-
-def config_task(cfg) -> str:
-    """``'cls'`` for an mmpretrain config, ``'det'`` for an mmdet one,
-    ``'seg'`` for an mmseg one."""
-    scope = cfg.get('default_scope')
-    tasks = dict(mmpretrain='cls', mmdet='det', mmseg='seg')
-    if scope not in tasks:
-        raise ValueError(f'default_scope {scope!r} is none of {list(tasks)}:'
-                         ' not a classification, detection or segmentation '
-                         'config')
-    return tasks[scope]
-
-
-def init_model(config, checkpoint: Optional[str] = None,
-               device: str = 'cpu') -> Tuple[object, str]:
-    """Build the model of ``config`` (path or Config), load ``checkpoint``
-    (any source) and return ``(model, task)``. Class names come from the
-    checkpoint's ``dataset_meta`` (mmengine stores it), the published
-    weights' ``config.json``, or the config's dataset."""
-    from mmengine.config import Config
-    if isinstance(config, str):
-        config = Config.fromfile(config)
-    task = config_task(config)
-    scheme = as_checkpoint_scheme(checkpoint) if checkpoint else None
-    if task == 'cls':
-        from mmpretrain.apis import get_model as mmpretrain_model
-        model = mmpretrain_model(config, pretrained=scheme, device=device)
-        names = class_names(checkpoint) if checkpoint else None
-        if names and len(names) == model.head.num_classes:
-            model._dataset_meta = dict(classes=names)
-    elif task == 'det':
-        from mmdet.apis import init_detector
-        model = init_detector(config, scheme, device=device)
-    else:
-        from mmseg.apis import init_model as init_segmentor
-        model = init_segmentor(config, scheme, device=device)
-    return model, task
+from .builder import init_model
 
 
 def classify(model, image, topk: int = 5) -> List[Tuple[str, float]]:

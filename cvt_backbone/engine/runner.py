@@ -20,7 +20,7 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from ..hub import as_checkpoint_scheme
+from ..checkpoint import as_checkpoint_scheme
 
 
 def build_config(config: str, work_dir: Optional[str] = None,

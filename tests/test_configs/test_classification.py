@@ -17,7 +17,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from cvt_backbone import CvT
-from cvt_backbone.models.backbones.cvt import convert_cvt_state_dict
+from cvt_backbone.checkpoint import convert_cvt_state_dict
 from cvt_backbone.testing import make_hf_cvt
 
 from helpers import (
@@ -101,7 +101,7 @@ def test_published_classifier_loads_key_for_key_and_matches(
         published_1k, fmt, tmp_path):
     from mmengine.runner import load_checkpoint
 
-    from cvt_backbone.hub import convert_checkpoint
+    from cvt_backbone.checkpoint import convert_checkpoint
     state = published_1k.state_dict()
     if fmt == 'original':
         state = hf_to_original_reference(state)

@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from cvt_backbone.apis import build_model_for_export
+from cvt_backbone.apis import build_model
 from cvt_backbone.testing import randomise_bn
 
 from helpers import (
@@ -29,7 +29,7 @@ def tiny_classifier_files(tmp_path):
     config = str(tmp_path / 'tiny_cls.py')
     cfg.dump(config)
     torch.manual_seed(0)
-    model = randomise_bn(build_model_for_export(cfg))
+    model = randomise_bn(build_model(cfg))
     ckpt = str(tmp_path / 'tiny_cls.pth')
     torch.save(dict(state_dict=model.state_dict(), meta={}), ckpt)
     return config, ckpt, model

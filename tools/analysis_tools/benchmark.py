@@ -154,9 +154,12 @@ def build_model(spec: Dict[str, Any]):
                  else transformers.CvtModel(cfg))
         model.load_state_dict(state)
     else:
+        from cvt_backbone.checkpoint import convert_cvt_state_dict
         from cvt_backbone.models import CvT
-        from cvt_backbone.models.backbones.cvt import convert_cvt_state_dict
-        from cvt_backbone.utils import strip_prefix
+
+        def strip_prefix(sd, prefix):
+            return {k[len(prefix):]: v for k, v in sd.items()
+                    if k.startswith(prefix)}
         converted, _ = convert_cvt_state_dict(state)
         backbone = strip_prefix(converted, 'backbone.')
         model = CvT(arch, act_cfg=dict(type='GELU'), drop_path_rate=0.,
@@ -188,8 +191,7 @@ def onnx_session(model, spec: Dict[str, Any], opset: int):
     and reused by the later workers."""
     import torch
 
-    from cvt_backbone.apis import export_onnx
-    from cvt_backbone.apis.deploy import ort_session
+    from cvt_backbone.deploy import export_onnx, ort_session
     if spec['device'] != 'cpu' or spec['mode'] != 'infer':
         raise ValueError('onnxruntime variants measure CPU inference only')
     path = f'{spec["weights"]}.opset{opset}.onnx'

@@ -15,40 +15,19 @@ import argparse
 import sys
 
 import torch
-from mmengine.config import Config
-from mmengine.registry import MODELS, init_default_scope
 
-import cvt_backbone  # noqa: F401  (registers CvT)
-from cvt_backbone.models import CvT
+from cvt_backbone.apis import build_model, model_config
+from cvt_backbone.deploy.parts import part_module
 from cvt_backbone.utils import count_macs, count_params
 
 
-class _Features(torch.nn.Module):
-    """``model.extract_feat`` as the module to count."""
-
-    def __init__(self, model) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        return self.model.extract_feat(x)
-
-
 def build(model: str, num_classes: int) -> torch.nn.Module:
-    if model.endswith('.py'):
-        cfg = Config.fromfile(model)
-        init_default_scope(cfg.get('default_scope') or 'mmpretrain')
-        built = MODELS.build(cfg.model)
-        return built if cfg.model.type == 'ImageClassifier' else \
-            _Features(built)
-    if not num_classes:
-        return CvT(model)
-    init_default_scope('mmpretrain')
-    return MODELS.build(dict(
-        type='ImageClassifier',
-        backbone=dict(type='CvT', arch=model, out_type='cls_token'),
-        head=dict(type='LinearClsHead', num_classes=num_classes,
-                  in_channels=CvT.resolve_arch(model)['embed_dims'][-1])))
+    """The model to count: a classifier whole, a detector or segmenter up
+    to its neck (``extract_feat``), a bare backbone as it is."""
+    built = build_model(model_config(model, num_classes))
+    if built.__class__.__name__ in ('CvT', 'ImageClassifier'):
+        return built
+    return part_module(built, 'features')
 
 
 def format_number(n: float) -> str:

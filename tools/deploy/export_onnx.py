@@ -17,15 +17,15 @@ checkpoint source (file, URL, Hugging Face repo, zoo name).
 
 Exit status: 0 when onnxruntime matches torch within --tolerance, 1 when it
 does not, 2 for a request that cannot be exported (the message says why).
-The export itself is cvt_backbone.apis.export_onnx.
+The export itself is cvt_backbone.deploy.export_onnx.
 """
 import argparse
 import os
 import sys
 
-from cvt_backbone.apis import deploy
-from cvt_backbone.hub import find_model, list_models
-from cvt_backbone.utils import CheckpointError
+from cvt_backbone import deploy
+from cvt_backbone.apis import resolve_config
+from cvt_backbone.checkpoint import CheckpointError, find_model, list_models
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -88,7 +88,7 @@ def report(result, config: str) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:  # a config file or a zoo name, told apart by the library
-        _, _, published = deploy.resolve_config(args.config)
+        _, _, published = resolve_config(args.config)
     except FileNotFoundError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

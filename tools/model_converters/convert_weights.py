@@ -14,8 +14,7 @@ mmpretrain ImageClassifier with the CvT backbone and a LinearClsHead: it is
 import argparse
 import sys
 
-from cvt_backbone.hub import convert_checkpoint
-from cvt_backbone.utils import CheckpointError
+from cvt_backbone.checkpoint import CheckpointError, convert_checkpoint
 
 
 def main(argv=None) -> int:

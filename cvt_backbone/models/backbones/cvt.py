@@ -23,13 +23,14 @@ leaner than ``transformers``' CvT at detection resolutions:
 * attention runs through ``F.scaled_dot_product_attention`` with the
   checkpoints' scale ``embed_dim ** -0.5`` and never materialises T x T.
 
-The checkpoint converter for both published formats (the microsoft/CvT
-release and Hugging Face ``microsoft/cvt-*``) sits at the end of this file,
-beside the model whose keys it produces (:func:`convert_cvt_state_dict`).
+This file is the ground floor of the package: it imports nothing of
+``cvt_backbone`` above ``models/``. Reading, converting and loading
+checkpoints (both published layouts, any source) is
+:mod:`cvt_backbone.checkpoint`, which ``init_cfg=dict(type='Pretrained')``
+reaches through mmengine's weight-initialiser registry.
 """
 import re
 import warnings
-from collections import OrderedDict
 from contextlib import contextmanager, nullcontext
 from typing import (
     Dict,
@@ -49,13 +50,12 @@ import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
-from mmengine.model.weight_init import trunc_normal_
+from mmengine.model.weight_init import initialize, trunc_normal_
 from mmengine.registry import MODELS
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 HW = Tuple[int, int]
-StateDictT = Dict[str, Tensor]
 
 
 @MODELS.register_module()
@@ -770,173 +770,25 @@ class CvT(BaseModule):
                 trunc_normal_(stage.cls_token, std=.02)
 
     def init_weights(self) -> None:
-        cfg = self.init_cfg
-        if isinstance(cfg, Mapping) and cfg.get('type') == 'Pretrained':
-            from ...hub import load_pretrained
-            self._init_paper_weights()
-            load_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'))
-            self._is_init = True
-        elif cfg is None:
-            self._init_paper_weights()
-            self._is_init = True
-        else:
-            # Other mmengine initialisers (and mmengine's errors on bad ones).
-            self._init_paper_weights()
-            super().init_weights()
-        print_log(f'CvT weights initialised ({cfg or "paper init"})',
+        """The paper's initialisation, then ``init_cfg``.
+
+        ``dict(type='Pretrained', checkpoint=..., prefix=None)`` runs as
+        ``'CvTPretrained'``, the weight initialiser that
+        :mod:`cvt_backbone.checkpoint` registers in mmengine's
+        ``WEIGHT_INITIALIZERS``: mmengine's own ``Pretrained`` reads
+        ``.pth`` files with the keys as they are, while the CvT weights come
+        as Hugging Face files, repos and zoo names in two published layouts
+        (see :func:`cvt_backbone.checkpoint.load_weights`). Other
+        initialisers are mmengine's (with mmengine's errors on bad ones).
+        """
+        self._init_paper_weights()
+        cfgs = self.init_cfg
+        if cfgs is not None:
+            cfgs = [dict(c, type='CvTPretrained')
+                    if isinstance(c, Mapping) and c.get('type') == 'Pretrained'
+                    else c for c in (cfgs if isinstance(cfgs, list)
+                                     else [cfgs])]
+            initialize(self, cfgs if len(cfgs) > 1 else cfgs[0])
+        self._is_init = True
+        print_log(f'CvT weights initialised ({self.init_cfg or "paper init"})',
                   logger='current', level=10)
-
-
-# -- checkpoint conversion ---------------------------------------------------
-# Three key layouts are understood and detected automatically:
-#
-# * ``original``: the microsoft/CvT release (``CvT-13-224x224-IN-1k.pth``):
-#   ``stage{i}.blocks.{j}.attn.conv_proj_q.conv.weight``, ``proj_q``,
-#   ``mlp.fc1``, ``norm``, ``head``;
-# * ``huggingface``: ``microsoft/cvt-*`` (``CvtModel`` or
-#   ``CvtForImageClassification``):
-#   ``[cvt.]encoder.stages.{i}.layers.{j}...``, ``layernorm``, ``classifier``;
-# * ``cvt_backbone``: this project's keys, bare (``stages.*``) or under a
-#   model prefix (``backbone.stages.*``, ``head.*``, ``neck.*``...).
-#
-# Everything converts to the keys of an mmpretrain ``ImageClassifier`` with
-# this backbone and a ``LinearClsHead``: the backbone under ``backbone.``
-# (the classifier's final LayerNorm as ``backbone.cls_norm.``), the Linear
-# under ``head.fc.``.
-ORIGINAL = 'original'
-HUGGINGFACE = 'huggingface'
-CVT_BACKBONE = 'cvt_backbone'
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be read or does not fit the model."""
-
-
-def detect_format(state_dict: Mapping[str, Tensor]) -> str:
-    """``'original'``, ``'huggingface'`` or ``'cvt_backbone'``."""
-    keys = list(state_dict)
-    if any(re.match(r'(cvt\.)?encoder\.stages\.\d', k) for k in keys):
-        return HUGGINGFACE
-    if any(re.match(r'stage\d\.', k) for k in keys):
-        return ORIGINAL
-    if any(re.match(r'(.*\.)?stages\.\d\.(patch_embed|blocks)\.', k)
-           for k in keys):
-        return CVT_BACKBONE
-    raise CheckpointError(
-        'not a CvT checkpoint in any known layout (original microsoft/CvT, '
-        f'Hugging Face microsoft/cvt-*, or cvt_backbone); keys look like '
-        f'{keys[:5]}')
-
-
-# Hugging Face -> original, applied to the key inside a stage/layer.
-_HF_ATTN = 'attention.attention.'
-_HF_RENAMES: List[Tuple[str, str]] = [
-    ('embedding.convolution_embeddings.projection.', 'patch_embed.proj.'),
-    ('embedding.convolution_embeddings.normalization.', 'patch_embed.norm.'),
-    ('attention.output.dense.', 'attn.proj.'),
-    ('intermediate.dense.', 'mlp.fc1.'),
-    ('output.dense.', 'mlp.fc2.'),
-    ('layernorm_before.', 'norm1.'),
-    ('layernorm_after.', 'norm2.'),
-]
-for _hf, _o in (('query', 'q'), ('key', 'k'), ('value', 'v')):
-    _conv = f'{_HF_ATTN}convolution_projection_{_hf}.convolution_projection.'
-    _HF_RENAMES += [(f'{_conv}convolution.', f'attn.conv_proj_{_o}.conv.'),
-                    (f'{_conv}normalization.', f'attn.conv_proj_{_o}.bn.'),
-                    (f'{_HF_ATTN}projection_{_hf}.', f'attn.proj_{_o}.')]
-_HF_KEY = re.compile(r'encoder\.stages\.(\d+)\.(?:layers\.(\d+)\.)?(.*)')
-
-
-def hf_to_original(state_dict: Mapping[str, Tensor]) -> StateDictT:
-    """Hugging Face ``microsoft/cvt-*`` keys -> original release keys."""
-    out = OrderedDict()
-    for key, value in state_dict.items():
-        name = key[len('cvt.'):] if key.startswith('cvt.') else key
-        m = _HF_KEY.fullmatch(name)
-        if m:
-            stage, layer, rest = m.groups()
-            for hf, orig in _HF_RENAMES:
-                if rest.startswith(hf):
-                    rest = orig + rest[len(hf):]
-                    break
-            # unknown names are kept in their stage so loading reports them
-            name = f'stage{stage}.' + (f'blocks.{layer}.' if layer else '') \
-                + rest
-        elif name.startswith('layernorm.'):
-            name = 'norm.' + name[len('layernorm.'):]
-        elif name.startswith('classifier.'):
-            name = 'head.' + name[len('classifier.'):]
-        out[name] = value
-    return out
-
-
-def _interleave(k: Tensor, v: Tensor) -> Tensor:
-    """k, v ``[C, ...]`` -> ``[2C, ...]`` with k at even, v at odd rows (the
-    channel order of the fused grouped k/v conv)."""
-    return torch.stack([k, v], dim=1).flatten(0, 1)
-
-
-_ATTN_KV = re.compile(
-    r'(stage\d+\.blocks\.\d+\.attn\.)(conv_proj_[kv]\.(conv|bn)|proj_[kv])\.'
-    r'(.+)')
-
-
-def original_to_cvt_backbone(state_dict: Mapping[str, Tensor]) -> StateDictT:
-    """Original release keys -> this project's model layout."""
-    out = OrderedDict()
-    pending: Dict[str, Dict[str, Tensor]] = {}
-    for key, value in state_dict.items():
-        m = _ATTN_KV.match(key)
-        if m:  # k and v are merged once both halves are seen
-            prefix, part, kind, leaf = m.groups()
-            which = 'k' if '_k' in part else 'v'
-            fused = ('conv_kv.' + kind if kind else 'kv') + '.' + leaf
-            pending.setdefault(prefix + fused, {})[which] = value
-            continue
-        out[_rename_original(key)] = value
-    for key, kv in pending.items():
-        if set(kv) != {'k', 'v'}:
-            raise CheckpointError(f'{key}: only the {set(kv)} half of the '
-                                  'key/value pair is in the checkpoint')
-        k, v = kv['k'], kv['v']
-        if key.endswith('num_batches_tracked'):
-            merged = k
-        elif key.endswith('.kv.weight') or key.endswith('.kv.bias'):
-            merged = torch.stack([k, v])
-        else:
-            merged = _interleave(k, v)
-        out[_rename_original(key)] = merged
-    return out
-
-
-def _rename_original(key: str) -> str:
-    m = re.match(r'stage(\d+)\.(.*)', key)
-    if m:
-        rest = m.group(2).replace('attn.conv_proj_q.', 'attn.conv_q.') \
-                         .replace('attn.proj_q.', 'attn.q.')
-        return f'backbone.stages.{m.group(1)}.{rest}'
-    if key.startswith('norm.'):
-        return 'backbone.cls_norm.' + key[len('norm.'):]
-    if key.startswith('head.'):
-        return 'head.fc.' + key[len('head.'):]
-    return key
-
-
-def convert_cvt_state_dict(state_dict: Mapping[str, Tensor]
-                           ) -> Tuple[StateDictT, str]:
-    """Any known CvT layout -> this project's model layout, and the format
-    that was detected. A ``module.`` prefix on every key (DataParallel) is
-    removed first; bare backbone keys (``stages.*``, ``norm0``...) get
-    ``backbone.``."""
-    state_dict = OrderedDict(state_dict)
-    if state_dict and all(k.startswith('module.') for k in state_dict):
-        state_dict = OrderedDict((k[len('module.'):], v)
-                                 for k, v in state_dict.items())
-    fmt = detect_format(state_dict)
-    if fmt == HUGGINGFACE:
-        return original_to_cvt_backbone(hf_to_original(state_dict)), fmt
-    if fmt == ORIGINAL:
-        return original_to_cvt_backbone(state_dict), fmt
-    return OrderedDict(
-        ('backbone.' + k if re.match(r'(stages\.\d|norm\d\.|cls_norm\.)', k)
-         else k, v) for k, v in state_dict.items()), fmt

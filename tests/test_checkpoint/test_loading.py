@@ -5,11 +5,12 @@ import torch
 import torch.nn.functional as F
 
 from cvt_backbone import CvT
-from cvt_backbone.models.backbones.cvt import (
+from cvt_backbone.checkpoint import (
+    CheckpointError,
     convert_cvt_state_dict,
     detect_format,
+    read_checkpoint,
 )
-from cvt_backbone.utils import CheckpointError, read_checkpoint
 
 from helpers import (
     CodeRunningPickle,

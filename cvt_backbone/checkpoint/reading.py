@@ -1,4 +1,4 @@
-"""Reading checkpoints safely and loading them into a CvT.
+"""Reading checkpoint files safely.
 
 mmengine's ``CheckpointLoader`` reads ``.pth`` files only, with whatever
 ``torch.load`` defaults to, and reports a refused pickle with torch's raw
@@ -6,12 +6,10 @@ error. This reader adds what the published CvT weights need: Hugging Face
 ``.safetensors``/``.bin`` files and model folders, an explicit
 ``weights_only=True`` (a pickle that would run code is refused with an error
 that says so, never executed), and errors that name the file and what was
-expected. The key conversion itself is beside the model
-(:func:`cvt_backbone.models.backbones.cvt.convert_cvt_state_dict`), and
-where a checkpoint comes from (URL, hub, zoo name) is
-:mod:`cvt_backbone.hub`.
+expected. Where a checkpoint comes from (URL, hub, zoo name) is
+:mod:`.sources`, its key layouts :mod:`.formats`, loading it into a model
+:mod:`.loading`.
 """
-import logging
 import os
 import pickle
 import zipfile
@@ -19,10 +17,9 @@ from collections import OrderedDict
 from typing import Dict, Mapping, Tuple
 
 import torch
-from mmengine.logging import print_log
-from torch import Tensor, nn
+from torch import Tensor
 
-from ..models.backbones.cvt import CheckpointError
+from .errors import CheckpointError
 
 StateDict = Dict[str, Tensor]
 HF_WEIGHT_FILES = ('model.safetensors', 'pytorch_model.bin')
@@ -113,38 +110,3 @@ def state_dict_of(obj, path: str) -> StateDict:
         raise CheckpointError(f'{path}: entries that are not tensors: '
                               f'{bad[:5]}')
     return OrderedDict(obj)
-
-
-def strip_prefix(state_dict: Mapping[str, Tensor], prefix: str) -> StateDict:
-    """Keep the keys under ``prefix`` (after an all-keys ``module.``), with
-    the prefix removed."""
-    if state_dict and all(k.startswith('module.') for k in state_dict):
-        state_dict = {k[len('module.'):]: v for k, v in state_dict.items()}
-    out = OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
-                      if k.startswith(prefix))
-    if not out:
-        raise CheckpointError(f'no key starts with prefix {prefix!r}; keys '
-                              f'look like {list(state_dict)[:5]}')
-    return out
-
-
-def load_into(module: nn.Module, state_dict: Mapping[str, Tensor],
-              source: str) -> None:
-    """``load_state_dict(strict=False)`` that refuses shape mismatches with a
-    message naming the keys, and logs missing and unexpected keys."""
-    own = module.state_dict()
-    bad = [f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
-           for k, v in state_dict.items()
-           if k in own and own[k].shape != v.shape]
-    if bad:
-        raise CheckpointError(f'{source}: shape mismatch for '
-                              f'{len(bad)} key(s): ' + '; '.join(bad[:10]))
-    missing, unexpected = module.load_state_dict(state_dict, strict=False)
-    print_log(f'loaded {len(state_dict) - len(unexpected)} tensors from '
-              f'{source}', logger='current')
-    if missing:
-        print_log(f'missing keys (left at their initialisation): {missing}',
-                  logger='current', level=logging.WARNING)
-    if unexpected:
-        print_log(f'unexpected keys (ignored): {unexpected}',
-                  logger='current', level=logging.WARNING)

@@ -1,4 +1,4 @@
-"""ONNX export (cvt_backbone.apis.deploy): tiny CvT backbone, classifier and
+"""ONNX export (cvt_backbone.deploy): tiny CvT backbone, classifier and
 segmenter, each exported once at 64x64 batch 2; onnxruntime, run directly
 here, must give the outputs of the torch model as built (BatchNorms
 unfolded; the classifier's and segmenter's own mmpretrain/mmseg forward)
@@ -15,10 +15,15 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from cvt_backbone import CvT
-from cvt_backbone.apis import deploy
+from cvt_backbone import CvT, deploy
+from cvt_backbone.apis import build_model
+from cvt_backbone.checkpoint import CheckpointError
+from cvt_backbone.deploy.parts import part_module
+from cvt_backbone.models.layers import (
+    DynamicAdaptiveAvgPool2d,
+    DynamicUpsample,
+)
 from cvt_backbone.testing import randomise_bn
-from cvt_backbone.utils import CheckpointError
 
 from helpers import (
     TINY_DENSE_ARCH,
@@ -50,7 +55,7 @@ def tiny(cfg: Config) -> nn.Module:
     """The config's model, built for export, with non-trivial BatchNorm
     statistics (so folding them must be right)."""
     torch.manual_seed(0)
-    return randomise_bn(deploy.build_model_for_export(cfg))
+    return randomise_bn(build_model(cfg))
 
 
 def dense(name: str) -> Config:
@@ -161,7 +166,7 @@ def test_graph_is_dynamic_and_standard_onnx(classifier_export):
 # -- the pieces ---------------------------------------------------------------
 @pytest.mark.parametrize('out', [2, 3, 6, (2, 5)])
 def test_dynamic_adaptive_pool_is_torchs(out):
-    pool = deploy.DynamicAdaptiveAvgPool2d(out)
+    pool = DynamicAdaptiveAvgPool2d(out)
     for h, w in [(1, 1), (4, 4), (5, 7), (13, 6), (32, 17)]:
         x = torch.randn(2, 3, h, w)
         assert max_diff(pool(x), F.adaptive_avg_pool2d(x, out)) <= 1e-6
@@ -172,7 +177,7 @@ def test_dynamic_upsample_is_mmsegs():
     for mode, corners in [('bilinear', False), ('bilinear', True),
                           ('nearest', None)]:
         ref = Upsample(scale_factor=2, mode=mode, align_corners=corners)
-        new = deploy.DynamicUpsample((2, 2), mode, corners)
+        new = DynamicUpsample((2, 2), mode, corners)
         for h, w in [(3, 5), (8, 8), (13, 6)]:
             x = torch.randn(1, 4, h, w)
             assert torch.equal(new(x), ref(x))
@@ -187,7 +192,7 @@ def test_prepare_for_export_folds_and_replaces_on_a_copy():
                    for m in prepared.backbone.modules())
     assert any(isinstance(m, _BatchNorm) for m in model.backbone.modules())
     replaced = [m for m in prepared.modules()
-                if isinstance(m, deploy.DynamicAdaptiveAvgPool2d)]
+                if isinstance(m, DynamicAdaptiveAvgPool2d)]
     kept = [m for m in prepared.modules()
             if isinstance(m, nn.AdaptiveAvgPool2d)]
     assert len(replaced) == 3 and len(kept) == 1  # scales 2, 3, 6 and 1
@@ -202,7 +207,7 @@ def test_classifier_backbone_exports_its_stage_maps():
     """part='backbone' of a class-token classifier: the three raw stage
     maps, as a feature-map CvT with the same weights gives them."""
     model = tiny(tiny_classifier_config())
-    part = deploy._part_module(model, deploy.resolve_part(model, 'backbone'))
+    part = part_module(model, deploy.resolve_part(model, 'backbone'))
     assert part.output_names() == ['stage0', 'stage1', 'stage2']
     maps = CvT(TINY_DENSE_ARCH, out_indices=(0, 1, 2)).eval()
     state = {k: v for k, v in model.backbone.state_dict().items()
@@ -229,7 +234,7 @@ def test_published_layout_checkpoint_is_converted_and_exported(tmp_path):
     torch.save(hf.state_dict(), ckpt)
     cfg = tiny_classifier_config(10)
     cfg.model.backbone.arch = arch
-    model = deploy.build_model_for_export(cfg, ckpt)
+    model = build_model(cfg, ckpt)
     path = str(tmp_path / 'hf.onnx')
     deploy.export_onnx(model, path, input_size=EXPORT_HW)
     x = torch.randn(2, 3, 97, 61)
@@ -244,7 +249,7 @@ def test_build_reverts_syncbn_and_loads_the_checkpoint(tmp_path):
     model = tiny(cfg)
     ckpt = str(tmp_path / 'seg.pth')
     torch.save(dict(state_dict=model.state_dict(), meta={}), ckpt)
-    loaded = deploy.build_model_for_export(cfg, ckpt)
+    loaded = build_model(cfg, ckpt)
     assert not loaded.training
     assert not any(isinstance(m, nn.SyncBatchNorm) for m in loaded.modules())
     for k, v in model.state_dict().items():
@@ -262,14 +267,14 @@ def test_checkpoint_that_does_not_fit_the_config_is_refused(tmp_path):
                                      embed_dims=[24, 32, 48])
     with pytest.raises(CheckpointError, match=r'does not match the model.*'
                        r'size mismatch for backbone\.stages\.0'):
-        deploy.build_model_for_export(other, ckpt)
+        build_model(other, ckpt)
     del state['head.fc.weight']
     torch.save(dict(state_dict=state, meta={}), ckpt)
     with pytest.raises(CheckpointError,
                        match=r'missing keys.*head\.fc\.weight'):
-        deploy.build_model_for_export(tiny_classifier_config(), ckpt)
+        build_model(tiny_classifier_config(), ckpt)
     with pytest.raises(FileNotFoundError, match="'.*nowhere.pth' not found"):
-        deploy.build_model_for_export(tiny_classifier_config(),
+        build_model(tiny_classifier_config(),
                                       str(tmp_path / 'nowhere.pth'))
 
 
@@ -321,9 +326,9 @@ def test_a_disagreeing_runtime_is_reported(classifier_export):
 
 
 def test_importing_the_package_does_not_import_onnx():
-    code = ('import sys, cvt_backbone, cvt_backbone.apis; '
-            'print(sorted(m for m in sys.modules if m.split(".")[0] in '
-            '("onnx", "onnxruntime", "onnxscript")))')
+    code = ('import sys, cvt_backbone, cvt_backbone.apis, '
+            'cvt_backbone.deploy; print(sorted(m for m in sys.modules '
+            'if m.split(".")[0] in ("onnx", "onnxruntime", "onnxscript")))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True,
                          text=True, check=True).stdout
     assert out.strip() == '[]'

@@ -10,10 +10,10 @@ A checkpoint *source* is one of:
    ``pytorch_model.bin``, through ``huggingface_hub`` (its cache,
    resumable downloads, ``HF_ENDPOINT``, ``HF_HOME``, ``HF_HUB_OFFLINE``);
 4. a model-zoo name (``cvt-13``, ``cvt-21-384-22k``..., see
-   :mod:`cvt_backbone.hub.zoo`), which is its Hugging Face repo.
+   :mod:`cvt_backbone.checkpoint.zoo`), which is its Hugging Face repo.
 
-:func:`resolve_checkpoint` returns the local path; the bytes are then read by
-the safe reader (:func:`cvt_backbone.utils.read_checkpoint`). A download that
+:func:`resolve_checkpoint` returns the local path; the bytes are then read
+by the safe reader (:func:`.reading.read_checkpoint`). A download that
 is cut short, a 404 and a file that is not a checkpoint raise
 :class:`CheckpointDownloadError` / ``CheckpointError`` naming the source and
 what to do; nothing partial is ever read as a checkpoint, and a plain-URL
@@ -32,16 +32,12 @@ import urllib.parse
 import urllib.request
 from typing import Optional, Tuple
 
-from ..models.backbones.cvt import CheckpointError
-from ..utils.checkpoint import HF_WEIGHT_FILES, read_checkpoint
+from .errors import CheckpointDownloadError, CheckpointError
+from .reading import HF_WEIGHT_FILES, read_checkpoint
 from .zoo import find_model, list_models
 
 _REPO_ID = re.compile(r'[\w][\w.-]*/[\w][\w.-]*')
 _CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.bin', '.safetensors', '.ckpt')
-
-
-class CheckpointDownloadError(CheckpointError):
-    """A checkpoint that could not be fetched (offline, missing, cut)."""
 
 
 def url_cache_dir() -> str:

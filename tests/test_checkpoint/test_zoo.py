@@ -9,8 +9,8 @@ import torch
 from mmengine.config import Config
 
 from cvt_backbone import CvT, get_model, list_models
-from cvt_backbone.hub import MODEL_ZOO, find_model
-from cvt_backbone.hub.zoo import model_zoo_markdown
+from cvt_backbone.checkpoint import MODEL_ZOO, find_model
+from cvt_backbone.checkpoint.zoo import model_zoo_markdown
 from cvt_backbone.utils import count_macs, count_params
 
 from helpers import CONFIGS, ROOT

@@ -113,7 +113,7 @@ def test_names_repo_ids_and_urls_load_and_cache(published, tmp_path):
 # Runs in a subprocess: every bad source, one JSON line of errors.
 BAD_SOURCES = '''
 import json, sys
-from cvt_backbone.hub import load_checkpoint
+from cvt_backbone.checkpoint import load_checkpoint
 errors = {}
 for name, source in json.loads(sys.argv[1]).items():
     try:
@@ -185,7 +185,7 @@ def test_bad_downloads_fail_clearly_and_leave_nothing(published, tmp_path):
 def test_a_local_path_wins_and_unknown_sources_are_named(tmp_path):
     """No network: an existing file is read as it is, a missing one that
     looks like a file is reported as missing, not looked up online."""
-    from cvt_backbone.hub import resolve_checkpoint
+    from cvt_backbone.checkpoint import resolve_checkpoint
     path = tmp_path / 'cvt-13'
     path.write_bytes(b'x')
     assert resolve_checkpoint(str(path)) == str(path)
@@ -218,7 +218,7 @@ def test_converted_load_through_the_scheme_keeps_meta(released_classifier,
     meta (class names)."""
     from mmengine.runner import CheckpointLoader
 
-    from cvt_backbone.hub import as_checkpoint_scheme
+    from cvt_backbone.checkpoint import as_checkpoint_scheme
     torch.save(hf_to_original_reference(released_classifier.state_dict()),
                tmp_path / 'orig.pth')
     ckpt = CheckpointLoader.load_checkpoint(
