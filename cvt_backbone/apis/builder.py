@@ -155,7 +155,7 @@ def build_model(config, checkpoint: Optional[str] = None, *,
     with random weights (its published weights are ``checkpoint=name``).
     """
     from mmengine.model import revert_sync_batchnorm
-    cfg, _, _ = resolve_config(config)
+    cfg, name, _ = resolve_config(config)
     registry = models_registry(cfg.get('default_scope'))
     model_cfg = copy.deepcopy(cfg.model)
     if cfg.get('data_preprocessor') is not None and \
@@ -165,7 +165,8 @@ def build_model(config, checkpoint: Optional[str] = None, *,
     if init_weights:
         model.init_weights()
     if checkpoint is not None:
-        load_weights(model, checkpoint, strict=strict)
+        load_weights(model, checkpoint, strict=strict,
+                     model_name=f'the model of {name}')
     return model.to(device).eval()
 
 

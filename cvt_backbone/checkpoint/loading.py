@@ -153,7 +153,8 @@ def _load_converted(source: str, prefix: Optional[str]
                                                 logger='silent')
         state_dict, meta = ckpt['state_dict'], ckpt['meta']
     state_dict, fmt = convert_cvt_state_dict(state_dict)
-    return state_dict, fmt, meta
+    # the scheme already converted a published layout: it knows which
+    return state_dict, meta.get('source_format') or fmt, meta
 
 
 def convert_checkpoint(source: str, dst: str) -> Tuple[str, StateDict]:
@@ -193,11 +194,13 @@ def class_names(source: str) -> Optional[List[str]]:
 
 # -- 3. loading into a module -------------------------------------------------
 def load_state(module: nn.Module, state_dict: Mapping[str, Tensor],
-               source: str, strict: bool = False) -> None:
+               source: str, strict: bool = False,
+               model_name: str = 'the model') -> None:
     """``module.load_state_dict`` that refuses shape mismatches with a
     message naming the keys, and logs missing and unexpected keys; with
     ``strict=True`` those refuse the checkpoint too (``num_batches_tracked``
-    counters excepted, as mmengine does)."""
+    counters excepted, as mmengine does). ``model_name`` names the model
+    in that message (e.g. ``'the model of configs/x.py'``)."""
     own = module.state_dict()
     bad = [f'size mismatch for {k}: checkpoint {tuple(v.shape)} vs model '
            f'{tuple(own[k].shape)}' for k, v in state_dict.items()
@@ -213,7 +216,7 @@ def load_state(module: nn.Module, state_dict: Mapping[str, Tensor],
             f'missing keys: {missing[:20]}' if missing else '',
             f'unexpected keys: {unexpected[:20]}' if unexpected else '']))
         raise CheckpointError(
-            f'checkpoint {source} does not match the model (keys or shapes '
+            f'checkpoint {source} does not match {model_name} (keys or shapes '
             'differ: weights of another architecture, task or number of '
             f'classes): {detail}')
     if bad:
@@ -255,7 +258,8 @@ def _backbone_part(backbone: CvT, state_dict: StateDict, source: str
 
 
 def load_weights(model: nn.Module, source: str, *,
-                 prefix: Optional[str] = None, strict: bool = False) -> dict:
+                 prefix: Optional[str] = None, strict: bool = False,
+                 model_name: str = 'the model') -> dict:
     """Load the checkpoint ``source`` (any source, any CvT layout) into
     ``model``: a bare :class:`CvT` takes the backbone part of it (see
     :func:`_backbone_part`), any other model (an mmpretrain classifier,
@@ -266,7 +270,8 @@ def load_weights(model: nn.Module, source: str, *,
     described = f'{meta["source"]} ({fmt} format)'
     if isinstance(model, CvT):
         state_dict = _backbone_part(model, state_dict, described)
-    load_state(model, state_dict, described, strict=strict)
+    load_state(model, state_dict, described, strict=strict,
+               model_name=model_name)
     return meta
 
 

@@ -284,10 +284,11 @@ def export_config(config, checkpoint: Optional[str], out_file: str, *,
     says so first; a checkpoint that does not fit the model exactly is
     refused (``strict=True``)."""
     check_opset(opset)
-    config, _, published = resolve_config(config)
+    config, name, published = resolve_config(config)
     model = build_model(config)
     part = resolve_part(model, part)
     checkpoint = checkpoint or published
     if checkpoint is not None:
-        load_weights(model, checkpoint, strict=True)
+        load_weights(model, checkpoint, strict=True,
+                     model_name=f'the model of {name}')
     return export_onnx(model, out_file, part=part, opset=opset, **kwargs)
