@@ -173,11 +173,32 @@ def plan_install(manifest: Dict, importable=_importable) -> Dict[str, List]:
     return plan
 
 
+def unpack_wheel(wheel: str, site: str) -> None:
+    """What ``pip install --no-deps --target`` does with a wheel that has
+    no scripts: its files into ``site``, a ``.data/purelib`` or
+    ``platlib`` folder's content at the top."""
+    with zipfile.ZipFile(wheel) as z:
+        for info in z.infolist():
+            parts = info.filename.split('/')
+            if parts[0].endswith('.data'):
+                if len(parts) < 3 or parts[1] not in ('purelib', 'platlib'):
+                    continue
+                parts = parts[2:]
+            target = os.path.join(site, *parts)
+            if info.is_dir():
+                os.makedirs(target, exist_ok=True)
+                continue
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with z.open(info) as src, open(target, 'wb') as dst:
+                shutil.copyfileobj(src, dst)
+
+
 def install(bundle: str, site: str,
             pip: Sequence[str] = (sys.executable, '-m', 'pip')) -> Dict:
     """Install the bundle's wheels this Python lacks into a fresh ``site``
-    (``pip install --no-index --no-deps --target``). Returns a record of
-    what was installed, found and left out, with the time it took."""
+    (``pip install --no-index --no-deps --target``; unpacked by hand where
+    this Python has no pip). Returns a record of what was installed, found
+    and left out, with the time it took."""
     t0 = time.perf_counter()
     path = os.path.join(bundle, MANIFEST)
     if not os.path.isfile(path):
@@ -198,15 +219,19 @@ def install(bundle: str, site: str,
                              for e in plan['install']],
                   present=[f"{e['name']}" for e in plan['present']],
                   unfit=[e['file'] for e in plan['unfit']])
-    if plan['install']:
+    wheels = [os.path.join(bundle, e['file']) for e in plan['install']]
+    if wheels and _importable('pip'):
         cmd = list(pip) + ['install', '--no-index', '--no-deps',
                            '--disable-pip-version-check', '--no-compile',
-                           '--target', site] + [
-            os.path.join(bundle, e['file']) for e in plan['install']]
+                           '--target', site] + wheels
         proc = subprocess.run(cmd, capture_output=True, text=True)
         record['pip_returncode'] = proc.returncode
         if proc.returncode != 0:
             record['error'] = (proc.stdout[-1500:] + proc.stderr[-1500:])
+    elif wheels:
+        record['method'] = 'unzipped (this Python has no pip)'
+        for w in wheels:
+            unpack_wheel(w, site)
     record['seconds'] = round(time.perf_counter() - t0, 2)
     return record
 

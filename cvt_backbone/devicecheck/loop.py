@@ -208,10 +208,10 @@ def run(spec: Dict[str, Any], rec) -> None:
     rec.set('cores_needed', need)
     rec.set('checks', {'losses finite': fig['losses_finite']})
     rec.finish(
-        f"{fig['images_per_s']:.0f} img/s end to end (batch "
+        f"{fig['images_per_s']:.3g} img/s end to end (batch "
         f"{spec['batch']}, {spec['workers']} workers, {fig['amp_dtype']}), "
         f"data wait {fig['data_time_s'] * 1e3:.1f} ms of "
         f"{fig['time_s'] * 1e3:.1f} ms ({100 * fig['data_wait_share']:.1f}%)"
-        f"; device alone {fig['compute_images_per_s']:.0f} img/s, pipeline "
-        f"{core['images_per_s']:.0f} img/s per core -> {need} cores")
+        f"; device alone {fig['compute_images_per_s']:.3g} img/s, pipeline "
+        f"{core['images_per_s']:.3g} img/s per core -> {need} cores")
 

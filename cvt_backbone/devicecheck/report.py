@@ -123,8 +123,8 @@ def loop_target(results: Dict[str, Any]) -> Dict[str, Any]:
     if need is not None:
         line['cores_needed'] = need
         line['note'] = (f'{need} cores keep it fed (device alone '
-                        f"{loop['compute_images_per_s']:.0f} img/s, one core "
-                        f"{fig['pipeline_one_core']['images_per_s']:.0f})")
+                        f"{loop['compute_images_per_s']:.3g} img/s, one core "
+                        f"{fig['pipeline_one_core']['images_per_s']:.3g})")
     return line
 
 
@@ -206,12 +206,16 @@ def _section_correctness(results) -> List[str]:
     out = ['## Correctness (device vs CPU fp32, max relative error)', '']
     out += _table(['model', 'input', 'TF32 off', 'torch defaults'], rows)
     if 'fuse' in fig:
-        out.append(f"fuse() vs eager: {fig['fuse']['rel_err']:.2e}; "
-                   f"torch.compile vs eager: "
-                   f"{fig.get('compile', {}).get('rel_err', float('nan')):.2e}"
-                   f" (first call "
-                   f"{fig.get('compile', {}).get('first_call_s', 0):.0f} s)")
-        out.append('')
+        out += [f"fuse() vs eager: {fig['fuse']['rel_err']:.2e}", '']
+    comp = fig.get('compile')
+    if comp:
+        line = (f"torch.compile ({comp['backend']}) vs eager at "
+                f"{comp['size']}: {comp['rel_err']:.2e}, first call "
+                f"{comp['first_call_s']:.1f} s")
+        if 'compiled_s' in comp:
+            line += (f"; forward {comp['compiled_s'] * 1e3:.2f} ms compiled, "
+                     f"{comp['eager_s'] * 1e3:.2f} ms eager")
+        out += [line, '']
     kr = []
     for k in fig.get('sdpa_kernels', []):
         stages = k['kernels']
@@ -279,7 +283,7 @@ def _speed_table(rows: List[Dict[str, Any]]) -> List[str]:
         out.append([r['case'], f"{r['batch']}x{r['h']}x{r['w']}", r['dtype'],
                     NAMES.get(r['variant'], r['variant']),
                     f"{r['time_s'] * 1e3:.1f} ms",
-                    f"{r['images_per_s']:.1f}", _f(speed, '{:.2f}x'),
+                    f"{r['images_per_s']:.3g}", _f(speed, '{:.2f}x'),
                     _f(r.get('peak_mb'), '{:.0f}'), _f(mem, '{:.1%}'),
                     _f(r.get('working_mb'), '{:.0f}')])
     return _table(['case', 'input', 'dtype', 'implementation', 'time / step',
@@ -311,11 +315,11 @@ def _section_loop(results) -> List[str]:
          'data wait share', 'device alone (img/s)',
          'pipeline, one core (img/s)', 'cores needed'],
         [[loop['batch'], loop['workers'], loop['amp_dtype'],
-          loop['iterations'], f"{loop['images_per_s']:.0f}",
+          loop['iterations'], f"{loop['images_per_s']:.3g}",
           f"{loop['time_s'] * 1e3:.1f}", f"{loop['data_time_s'] * 1e3:.2f}",
           f"{100 * loop['data_wait_share']:.1f}%",
-          f"{loop['compute_images_per_s']:.0f}",
-          _f(core.get('images_per_s'), '{:.0f}'),
+          f"{loop['compute_images_per_s']:.3g}",
+          _f(core.get('images_per_s'), '{:.3g}'),
           fig.get('cores_needed', '')]])
 
 
@@ -333,7 +337,7 @@ def _section_env(results) -> List[str]:
     out.append(f"- mmcv.ops: {fig.get('mmcv_ops')}")
     if fig.get('matmul_tflops'):
         out.append('- matmul peak: ' + ', '.join(
-            f'{k} {v:.1f} TFLOP/s' for k, v in fig['matmul_tflops'].items()))
+            f'{k} {v:.3g} TFLOP/s' for k, v in fig['matmul_tflops'].items()))
     bundle = fig.get('bundle')
     if isinstance(bundle, dict):
         out.append(f"- bundle: installed {', '.join(bundle['installed'])} "
@@ -356,7 +360,7 @@ def render_markdown(results: Dict[str, Any]) -> str:
     """The report; a section that cannot be rendered from the figures says
     so instead of stopping the report."""
     mode = 'dry run (CPU, tiny sizes)' if results.get('dry_run') else 'GPU'
-    lines = [f'# CvT device check ({mode})', '',
+    lines = [f'# CvT device check: {mode}', '',
              f"{results.get('date', '')}; {results.get('host_line', '')}; "
              f"{results.get('wall_s', 0):.0f} s of a "
              f"{results.get('budget_s', 0):.0f} s budget; command: "

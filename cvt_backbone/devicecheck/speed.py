@@ -42,7 +42,7 @@ def row_summary(row: Dict[str, Any]) -> str:
     mem = (f", {row['peak_mb']:.0f} MiB" if row.get('peak_mb') is not None
            else '')
     return f"{head}: {row['time_s'] * 1e3:.1f} ms, " \
-        f"{row['images_per_s']:.1f} img/s{mem}"
+        f"{row['images_per_s']:.3g} img/s{mem}"
 
 
 def _measure_row(model, variant: str, case, dtype: str, train: bool,
