@@ -14,6 +14,7 @@ training loop, rehearsed on the CPU by its dry run.
   what they share in :mod:`.common`;
 * :mod:`.report`: the targets as pass/fail lines and the Markdown report.
 
-Importing this package imports nothing heavy; the stages import torch,
-mmengine and the rest in their own processes.
+Importing this package registers nothing and loads nothing beyond
+``cvt_backbone`` itself; the runner loads what the stages share once and
+forks each stage into its own process.
 """
