@@ -199,7 +199,7 @@ def run_check(out_dir: str, dry_run: bool = False,
     results: Dict[str, Any] = dict(
         dry_run=dry_run, date=datetime.datetime.now().isoformat(
             timespec='seconds'), command=command, budget_s=budget,
-        stages={})
+        cap_scale=cap_scale, stages={})
     caps = stage_caps(names, dry_run, cap_scale)
     results['mmpretrain_multimodal'] = preload()
     say(f"device check ({'dry run, CPU' if dry_run else 'GPU'}): stages "
