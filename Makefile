@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: env lint test test-fast demo demo-dense benchmark clean-env
+.PHONY: env lint test test-fast demo demo-dense benchmark gpu-bundle clean-env
 
 env: $(STAMP)
 
@@ -52,6 +52,13 @@ demo-dense: env
 # Side-by-side speed/memory benchmark against transformers' CvtModel.
 benchmark: env
 	$(PY) tools/analysis_tools/benchmark.py --out docs/benchmark
+
+# The carried folder for the GPU device check (tools/gpu/device_check.sh):
+# Python 3.12 wheels of what the GPU host lacks (mmcv-lite, mmengine,
+# mmpretrain and their dependencies), downloaded with pip into the
+# git-ignored .gpu_bundle/ (about 23 MiB; the build refuses more than 60).
+gpu-bundle:
+	$(PYTHON) cvt_backbone/devicecheck/bundle.py build .gpu_bundle
 
 clean-env:
 	rm -rf $(VENV)

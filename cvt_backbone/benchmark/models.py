@@ -56,7 +56,10 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _theirs(arch: Dict[str, List[int]], weights: str, classifier: bool):
+def build_theirs(arch: Dict[str, List[int]], weights: str,
+                 classifier: bool):
+    """``transformers``' ``CvtModel`` / ``CvtForImageClassification`` with
+    the reference weights."""
     import torch
     import transformers
 
@@ -69,8 +72,11 @@ def _theirs(arch: Dict[str, List[int]], weights: str, classifier: bool):
     return model
 
 
-def _ours(arch: Dict[str, List[int]], weights: str, classifier: bool,
-          **backbone):
+def build_ours(arch: Dict[str, List[int]], weights: str, classifier: bool,
+               **backbone):
+    """Ours with the reference weights (``transformers`` layout, converted
+    by the checkpoint package): the backbone (last stage map) or
+    mmpretrain's ``ImageClassifier``; GELU like theirs."""
     from cvt_backbone.apis import (
         backbone_config,
         build_model,
@@ -93,9 +99,10 @@ def build_variant(spec: Dict[str, Any]):
     arch = parse_arch(spec['arch'])
     classifier = spec['mode'] == 'train_cls'
     if variant.build == 'theirs':
-        model = _theirs(arch, spec['weights'], classifier)
+        model = build_theirs(arch, spec['weights'], classifier)
     else:
-        model = _ours(arch, spec['weights'], classifier, **variant.backbone)
+        model = build_ours(arch, spec['weights'], classifier,
+                           **variant.backbone)
     if spec['mode'] == 'infer':
         model.eval()
         if variant.build == 'ours' and variant.fuse:

@@ -65,7 +65,9 @@ def build_config(config: str, work_dir: Optional[str] = None,
         print_log('AMP needs a GPU; training in fp32 on this CPU-only '
                   'machine', logger='current', level=logging.WARNING)
         wrapper['type'] = 'OptimWrapper'
-        wrapper.pop('loss_scale', None)
+        # AmpOptimWrapper's own arguments, which OptimWrapper refuses
+        for key in ('loss_scale', 'dtype', 'use_fsdp'):
+            wrapper.pop(key, None)
     if launcher != 'none' and not torch.cuda.is_available():
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] \
             = 'gloo'
