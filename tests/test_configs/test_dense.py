@@ -12,9 +12,11 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from cvt_backbone import CvT
+from cvt_backbone.testing import TINY_DENSE_ARCH
 
-from helpers import ROOT as REPO
-from helpers import TINY_DENSE_ARCH, conv_sizes, shrink
+from oracles import conv_sizes
+from tiny_configs import shrink
+from tool_runner import ROOT as REPO
 
 TINY = TINY_DENSE_ARCH
 
