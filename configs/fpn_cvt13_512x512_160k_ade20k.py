@@ -3,17 +3,15 @@
 #
 # FPNHead expects four levels, strides 4-32. FPN takes CvT's strides 4/8/16
 # and adds the stride-32 level with a stride-2 conv on the last backbone map
-# ('on_input'). Backbone BatchNorm, optimiser and schedule as in
-# upernet_cvt13_512x512_160k_ade20k.py.
+# ('on_input'). Backbone BatchNorm (_base_/cvt_seg.py), optimiser and
+# schedule as in upernet_cvt13_512x512_160k_ade20k.py.
 _base_ = [
     'mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py',
-    './_base_/cvt_dense.py'
+    './_base_/cvt_seg.py'
 ]
 model = dict(
     pretrained=None,
-    backbone=dict(_base_.cvt_backbone,
-                  norm_cfg=dict(type='SyncBN', requires_grad=True),
-                  norm_eval=False),
+    backbone=_base_.cvt_seg_backbone,
     neck=dict(in_channels=[64, 192, 384], out_channels=256,
               add_extra_convs='on_input', num_outs=4),
     decode_head=dict(in_channels=[256, 256, 256, 256], in_index=[0, 1, 2, 3],

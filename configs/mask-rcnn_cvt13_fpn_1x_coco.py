@@ -4,22 +4,14 @@
 #   python tools/train.py configs/mask-rcnn_cvt13_fpn_1x_coco.py
 #   (or mmdet's tools/train.py with this package installed)
 #
-# CvT has three stages, strides 4/8/16 (64/192/384 channels for CvT-13/21,
-# 192/768/1024 for W24) and no stride-32 stage. FPN takes all three and
-# adds two levels with stride-2 convs on the last backbone map
-# ('on_input'), giving P2-P6 = strides 4, 8, 16, 32, 64: the RPN anchor
-# strides [4, 8, 16, 32, 64] and the RoI extractors' [4, 8, 16, 32] of the
-# base config match. P5 is a learned conv rather than a max-pool, since
-# the RoI heads read it. Backbone and optimiser: _base_/cvt_dense.py.
+# The model (CvT-13, FPN levels P2-P6 from CvT's strides 4/8/16):
+# _base_/models/mask-rcnn_cvt13_fpn.py. mmdet's mask-rcnn_r50_fpn_1x_coco.py
+# is its R-50 model plus the three bases below, which this config takes
+# beside the CvT model. Backbone and optimiser: _base_/cvt_dense.py.
 _base_ = [
-    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py', './_base_/cvt_dense.py'
+    './_base_/models/mask-rcnn_cvt13_fpn.py',
+    'mmdet::_base_/datasets/coco_instance.py',
+    'mmdet::_base_/schedules/schedule_1x.py',
+    'mmdet::_base_/default_runtime.py'
 ]
-model = dict(
-    backbone=_base_.cvt_backbone,
-    neck=dict(in_channels=[64, 192, 384], add_extra_convs='on_input',
-              num_outs=5),
-    rpn_head=dict(anchor_generator=dict(strides=[4, 8, 16, 32, 64])),
-    roi_head=dict(
-        bbox_roi_extractor=dict(featmap_strides=[4, 8, 16, 32]),
-        mask_roi_extractor=dict(featmap_strides=[4, 8, 16, 32])))
 optim_wrapper = _base_.cvt_optim_wrapper

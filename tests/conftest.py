@@ -1,4 +1,10 @@
-"""Fixtures shared by the tests; helpers are in helpers.py."""
+"""Fixtures shared by the tests. The shared test support lives in modules
+named for their concern: ``oracles`` (independent expected values),
+``compare``, ``published_model`` (the release stand-in), ``tiny_configs``,
+``tool_runner``, ``transform_kit``, ``log_capture``, ``hostile_pickle``;
+the package's testing kit (``cvt_backbone.testing``) holds the tiny archs,
+the stand-in Hugging Face Hub, the reference model and the synthetic data.
+"""
 import pytest
 
 from cvt_backbone.testing import make_hf_cvt
@@ -39,21 +45,5 @@ def published(tmp_path_factory):
     named classes, as a Hugging Face folder, a .bin and an original-release
     .pth; a fixed input ``x.pt`` and the model's outputs on it (``ref``:
     stage maps and logits)."""
-    import torch
-
-    from helpers import PUBLISHED_LABELS, hf_to_original_reference
-    root = tmp_path_factory.mktemp('published')
-    model = make_hf_cvt(num_labels=1000, quick_gelu=True, seed=7,
-                        id2label=PUBLISHED_LABELS,
-                        label2id={v: k for k, v in PUBLISHED_LABELS.items()})
-    model.save_pretrained(root / 'hf')
-    state = model.state_dict()
-    torch.save(state, root / 'pytorch_model.bin')
-    torch.save(hf_to_original_reference(state), root / 'CvT-13-orig.pth')
-    x = torch.randn(2, 3, 96, 128, generator=torch.Generator().manual_seed(3))
-    with torch.no_grad():
-        out = model.cvt(x, output_hidden_states=True)
-        ref = dict(maps=[h.clone() for h in out.hidden_states],
-                   logits=model(x).logits.clone())
-    torch.save(x, root / 'x.pt')
-    return dict(root=root, ref=ref, model=model)
+    from published_model import write_published
+    return write_published(tmp_path_factory.mktemp('published'))

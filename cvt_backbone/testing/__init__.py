@@ -1,5 +1,10 @@
-"""Deterministic synthetic data, the independent numerical reference and
-the loader probe, shared by the tests, the demos and the benchmark."""
+"""The package's testing kit, shared by the tests, the demos and the
+benchmark: deterministic synthetic data (``synthetic``), the independent
+numerical reference (``reference``), the tiny CvT layouts (``archs``), the
+stand-in Hugging Face Hub (``hub``) and the loader probe (``loader_probe``).
+"""
+from .archs import TINY_ARCH, TINY_CLS_ARCH, TINY_DENSE_ARCH
+from .hub import FakeHub, hub_env
 from .loader_probe import LoaderProbe
 from .reference import make_hf_cvt, randomise_bn
 from .synthetic import (
@@ -15,8 +20,9 @@ from .synthetic import (
 )
 
 __all__ = [
-    'CLASSES', 'DenseSpec', 'JpegSpec', 'LoaderProbe', 'SyntheticSpec',
+    'CLASSES', 'DenseSpec', 'FakeHub', 'JpegSpec', 'LoaderProbe',
+    'SyntheticSpec', 'TINY_ARCH', 'TINY_CLS_ARCH', 'TINY_DENSE_ARCH',
     'generate_classification', 'generate_detection',
-    'generate_jpeg_classification', 'generate_segmentation', 'make_hf_cvt',
-    'photo_like_image', 'randomise_bn'
+    'generate_jpeg_classification', 'generate_segmentation', 'hub_env',
+    'make_hf_cvt', 'photo_like_image', 'randomise_bn'
 ]

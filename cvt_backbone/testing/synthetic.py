@@ -13,7 +13,11 @@ their masks for dense-prediction sets.
     root/meta/train.txt     "<class>/<file> <label>" per line (annotation list)
     root/meta/val.txt
 
-It is idempotent: a finished dataset with the same spec is left alone.
+Every generator runs one skeleton (:func:`_write_once`): a folder that holds
+a finished set with the same spec (its ``spec.json``, written last) is left
+alone; otherwise the set is written and ``generating ...`` / ``wrote ...``
+are reported through mmengine's current logger (``verbose=False`` keeps it
+quiet).
 
 ``generate_jpeg_classification(root)`` writes the same layout with
 ImageNet-sized photo-like JPEGs (:func:`photo_like_image`), for measuring
@@ -26,6 +30,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+from mmengine.logging import print_log
 
 CLASSES = ('circle', 'square', 'triangle', 'ring', 'stripes', 'checker')
 
@@ -173,7 +178,7 @@ def classification_image(rng: np.random.RandomState, label: int,
     return img
 
 
-def _is_complete(root: str, spec: SyntheticSpec) -> bool:
+def _is_complete(root: str, spec) -> bool:
     try:
         with open(os.path.join(root, 'spec.json')) as f:
             return json.load(f) == asdict(spec)
@@ -181,20 +186,35 @@ def _is_complete(root: str, spec: SyntheticSpec) -> bool:
         return False
 
 
-def _write_spec(root: str, spec) -> None:
+def _write_once(root: str, spec, what: str, write: Callable[[], str],
+                verbose: bool = True) -> str:
+    """The skeleton of every generator: unless ``root`` already holds a
+    finished set with ``spec``, report ``generating <what> in <root> ...``,
+    run ``write()`` (it returns what it wrote, e.g. ``'48 JPEGs'``), write
+    ``spec.json`` last (it marks the set complete) and report ``wrote ...
+    to <root>``; both lines go through mmengine's current logger when
+    ``verbose``. Returns ``root``."""
+    if _is_complete(root, spec):
+        return root
+    if verbose:
+        print_log(f'generating {what} in {root} ...', logger='current')
+    written = write()
     with open(os.path.join(root, 'spec.json'), 'w') as f:
         json.dump(asdict(spec), f)
+    if verbose:
+        print_log(f'wrote {written} to {root}', logger='current')
+    return root
 
 
 def _write_class_folders(root: str, spec, draw: Callable[
         [np.random.RandomState, int], np.ndarray], ext: str, stream: int,
-        imwrite_params: Sequence[int] = ()) -> None:
+        imwrite_params: Sequence[int] = ()) -> int:
     """The ImageNet folder layout both classification generators write:
     ``root/{train,val}/<class>/<class>_<i>.<ext>`` with the images
     ``draw(rng, label)`` gives (one ``RandomState`` per split and class,
     seeded by ``spec.seed``, ``stream``, the split, the label and
-    ``spec.version``), ``meta/{train,val}.txt``, ``classes.txt`` and
-    ``spec.json`` last, which marks the set complete."""
+    ``spec.version``), ``meta/{train,val}.txt`` and ``classes.txt``.
+    Returns the number of images."""
     os.makedirs(os.path.join(root, 'meta'), exist_ok=True)
     for split, per_class, offset in (('train', spec.train_per_class, 0),
                                      ('val', spec.val_per_class, 1)):
@@ -214,26 +234,23 @@ def _write_class_folders(root: str, spec, draw: Callable[
             f.write('\n'.join(lines) + '\n')
     with open(os.path.join(root, 'classes.txt'), 'w') as f:
         f.write('\n'.join(CLASSES) + '\n')
-    _write_spec(root, spec)
+    return len(CLASSES) * (spec.train_per_class + spec.val_per_class)
 
 
 def generate_classification(root: str, spec: SyntheticSpec = SyntheticSpec(),
                             verbose: bool = True) -> str:
     """Write the classification set under ``root`` (see module docstring)
     unless it is already there. Returns ``root``."""
-    if _is_complete(root, spec):
-        return root
-    if verbose:
-        print(f'generating the synthetic dataset in {root} ...', flush=True)
-    _write_class_folders(
-        root, spec, ext='png', stream=0,
-        draw=lambda rng, label: classification_image(
-            rng, label, spec.image_size, spec.max_distractors,
-            spec.class_hues))
-    if verbose:
-        n = len(CLASSES) * (spec.train_per_class + spec.val_per_class)
-        print(f'wrote {n} images of {len(CLASSES)} classes to {root}')
-    return root
+
+    def write() -> str:
+        n = _write_class_folders(
+            root, spec, ext='png', stream=0,
+            draw=lambda rng, label: classification_image(
+                rng, label, spec.image_size, spec.max_distractors,
+                spec.class_hues))
+        return f'{n} images of {len(CLASSES)} classes'
+
+    return _write_once(root, spec, 'the synthetic dataset', write, verbose)
 
 
 # -- dense prediction ----------------------------------------------------
@@ -269,6 +286,11 @@ class DenseSpec:
     class_hues: bool = True
     seed: int = 0
     version: int = 2  # bump when the drawing changes
+
+
+def _dense_count(spec: DenseSpec, split_offset: int) -> int:
+    """How many images split ``split_offset`` (0 train, 1 val) holds."""
+    return spec.val_images if split_offset else spec.train_images
 
 
 def dense_scene(spec: DenseSpec, split_offset: int, index: int
@@ -311,39 +333,35 @@ def generate_detection(root: str, spec: DenseSpec = DenseSpec(),
     """Write the COCO-format instance set under ``root`` (see above) unless
     it is already there. Category ids are 1..6 in ``CLASSES`` order.
     Returns ``root``."""
-    if _is_complete(root, spec):
-        return root
-    if verbose:
-        print(f'generating the synthetic COCO set in {root} ...', flush=True)
-    os.makedirs(os.path.join(root, 'annotations'), exist_ok=True)
-    categories = [dict(id=i + 1, name=name, supercategory='shape')
-                  for i, name in enumerate(CLASSES)]
-    n_objects = 0
-    for split, _, offset in DENSE_SPLITS:
-        os.makedirs(os.path.join(root, split), exist_ok=True)
-        count = spec.train_images if split == 'train' else spec.val_images
-        images, annotations = [], []
-        for i in range(count):
-            img, objects = dense_scene(spec, offset, i)
-            fname = f'{i:06d}.png'
-            cv2.imwrite(os.path.join(root, split, fname), img)
-            images.append(dict(id=i + 1, file_name=fname,
-                               height=spec.image_size,
-                               width=spec.image_size))
-            for obj in objects:
-                annotations.append(coco_annotation(
-                    obj['mask'], len(annotations) + 1, i + 1,
-                    obj['label'] + 1))
-        n_objects += len(annotations)
-        with open(os.path.join(root, 'annotations',
-                               f'instances_{split}.json'), 'w') as f:
-            json.dump(dict(images=images, annotations=annotations,
-                           categories=categories), f)
-    _write_spec(root, spec)
-    if verbose:
-        print(f'wrote {spec.train_images + spec.val_images} images with '
-              f'{n_objects} objects to {root}')
-    return root
+
+    def write() -> str:
+        os.makedirs(os.path.join(root, 'annotations'), exist_ok=True)
+        categories = [dict(id=i + 1, name=name, supercategory='shape')
+                      for i, name in enumerate(CLASSES)]
+        n_objects = 0
+        for split, _, offset in DENSE_SPLITS:
+            os.makedirs(os.path.join(root, split), exist_ok=True)
+            images, annotations = [], []
+            for i in range(_dense_count(spec, offset)):
+                img, objects = dense_scene(spec, offset, i)
+                fname = f'{i:06d}.png'
+                cv2.imwrite(os.path.join(root, split, fname), img)
+                images.append(dict(id=i + 1, file_name=fname,
+                                   height=spec.image_size,
+                                   width=spec.image_size))
+                for obj in objects:
+                    annotations.append(coco_annotation(
+                        obj['mask'], len(annotations) + 1, i + 1,
+                        obj['label'] + 1))
+            n_objects += len(annotations)
+            with open(os.path.join(root, 'annotations',
+                                   f'instances_{split}.json'), 'w') as f:
+                json.dump(dict(images=images, annotations=annotations,
+                               categories=categories), f)
+        return (f'{spec.train_images + spec.val_images} images with '
+                f'{n_objects} objects')
+
+    return _write_once(root, spec, 'the synthetic COCO set', write, verbose)
 
 
 def semantic_label_map(objects: List[Dict], size: int) -> np.ndarray:
@@ -360,29 +378,24 @@ def generate_segmentation(root: str, spec: DenseSpec = DenseSpec(),
     """Write the ADE-style semantic set under ``root`` (see above) unless it
     is already there. Classes are ``SEG_CLASSES`` (background first, so use
     ``reduce_zero_label=False``). Returns ``root``."""
-    if _is_complete(root, spec):
-        return root
-    if verbose:
-        print(f'generating the synthetic ADE-style set in {root} ...',
-              flush=True)
-    for _, split, offset in DENSE_SPLITS:
-        img_dir = os.path.join(root, 'images', split)
-        ann_dir = os.path.join(root, 'annotations', split)
-        os.makedirs(img_dir, exist_ok=True)
-        os.makedirs(ann_dir, exist_ok=True)
-        count = spec.train_images if split == 'training' else spec.val_images
-        for i in range(count):
-            img, objects = dense_scene(spec, offset, i)
-            cv2.imwrite(os.path.join(img_dir, f'{i:06d}.png'), img)
-            cv2.imwrite(os.path.join(ann_dir, f'{i:06d}.png'),
-                        semantic_label_map(objects, spec.image_size))
-    with open(os.path.join(root, 'classes.txt'), 'w') as f:
-        f.write('\n'.join(SEG_CLASSES) + '\n')
-    _write_spec(root, spec)
-    if verbose:
-        print(f'wrote {spec.train_images + spec.val_images} images and label '
-              f'maps to {root}')
-    return root
+
+    def write() -> str:
+        for _, split, offset in DENSE_SPLITS:
+            img_dir = os.path.join(root, 'images', split)
+            ann_dir = os.path.join(root, 'annotations', split)
+            os.makedirs(img_dir, exist_ok=True)
+            os.makedirs(ann_dir, exist_ok=True)
+            for i in range(_dense_count(spec, offset)):
+                img, objects = dense_scene(spec, offset, i)
+                cv2.imwrite(os.path.join(img_dir, f'{i:06d}.png'), img)
+                cv2.imwrite(os.path.join(ann_dir, f'{i:06d}.png'),
+                            semantic_label_map(objects, spec.image_size))
+        with open(os.path.join(root, 'classes.txt'), 'w') as f:
+            f.write('\n'.join(SEG_CLASSES) + '\n')
+        return f'{spec.train_images + spec.val_images} images and label maps'
+
+    return _write_once(root, spec, 'the synthetic ADE-style set', write,
+                       verbose)
 
 
 # -- ImageNet-sized JPEGs --------------------------------------------------
@@ -457,19 +470,15 @@ def generate_jpeg_classification(root: str, spec: JpegSpec = JpegSpec(),
     names of :data:`CLASSES`, photo-like content that does not depend on
     the class), ``classes.txt`` and ``meta/{train,val}.txt``, unless a set
     with the same spec is there. Returns ``root``."""
-    if _is_complete(root, spec):
-        return root
-    if verbose:
-        print(f'generating photo-like JPEGs in {root} ...', flush=True)
 
     def draw(rng: np.random.RandomState, label: int) -> np.ndarray:
         h, w = jpeg_image_size(rng, spec.long_side)
         return photo_like_image(rng, h, w, spec.noise)
 
-    _write_class_folders(root, spec, draw, ext='JPEG', stream=200,
-                         imwrite_params=(cv2.IMWRITE_JPEG_QUALITY,
-                                         spec.quality))
-    if verbose:
-        n = len(CLASSES) * (spec.train_per_class + spec.val_per_class)
-        print(f'wrote {n} JPEGs to {root}')
-    return root
+    def write() -> str:
+        n = _write_class_folders(
+            root, spec, draw, ext='JPEG', stream=200,
+            imwrite_params=(cv2.IMWRITE_JPEG_QUALITY, spec.quality))
+        return f'{n} JPEGs'
+
+    return _write_once(root, spec, 'photo-like JPEGs', write, verbose)

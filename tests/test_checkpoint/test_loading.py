@@ -12,14 +12,11 @@ from cvt_backbone.checkpoint import (
     read_checkpoint,
 )
 
-from helpers import (
-    CodeRunningPickle,
-    captured_log,
-    hf_to_original_reference,
-    load_tool,
-    max_diff,
-    split_converted,
-)
+from compare import max_diff, split_converted
+from hostile_pickle import CodeRunningPickle
+from log_capture import captured_log
+from oracles import hf_to_original_reference
+from tool_runner import load_tool
 
 
 @pytest.fixture(scope='module')

@@ -12,16 +12,13 @@ import sys
 import pytest
 import torch
 
-from helpers import (
-    PUBLISHED_LABELS,
-    CodeRunningPickle,
-    FakeHub,
-    hf_to_original_reference,
-    hub_env,
-    max_diff,
-    run_tool,
-    serve_published,
-)
+from cvt_backbone.testing import FakeHub, hub_env
+
+from compare import max_diff
+from hostile_pickle import CodeRunningPickle
+from oracles import hf_to_original_reference
+from published_model import PUBLISHED_LABELS, serve_published
+from tool_runner import run_tool
 
 # Runs in a subprocess with the hub's environment: loads each (entry point,
 # source) pair given and saves the outputs.

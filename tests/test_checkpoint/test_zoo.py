@@ -13,7 +13,8 @@ from cvt_backbone.checkpoint import MODEL_ZOO, find_model
 from cvt_backbone.checkpoint.zoo import model_zoo_markdown
 from cvt_backbone.utils import count_macs, count_params
 
-from helpers import CONFIGS, ROOT
+from tiny_configs import CONFIGS
+from tool_runner import ROOT
 
 
 def test_the_seven_published_models():

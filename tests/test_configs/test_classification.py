@@ -20,14 +20,10 @@ from cvt_backbone import CvT
 from cvt_backbone.checkpoint import convert_cvt_state_dict
 from cvt_backbone.testing import make_hf_cvt
 
-from helpers import (
-    CONFIGS,
-    config_path,
-    hf_to_original_reference,
-    max_diff,
-    run_tool,
-    tiny_cls_config,
-)
+from compare import max_diff
+from oracles import hf_to_original_reference
+from tiny_configs import CONFIGS, config_path, tiny_cls_config
+from tool_runner import run_tool
 
 CLS_CONFIGS = sorted(
     osp.basename(p) for p in glob.glob(osp.join(CONFIGS, '*.py'))

@@ -12,9 +12,12 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from cvt_backbone import CvT
+from cvt_backbone.testing import TINY_DENSE_ARCH
 
-from helpers import ROOT as REPO
-from helpers import TINY_DENSE_ARCH, conv_sizes, shrink
+from oracles import conv_sizes
+from tiny_configs import shrink
+from tool_runner import ROOT as REPO
+from tool_runner import load_tool
 
 TINY = TINY_DENSE_ARCH
 
@@ -48,6 +51,28 @@ def models_registry(cfg):
     else:
         from mmseg.registry import MODELS
     return MODELS
+
+
+def tiny_model(name: str):
+    """The config ``name`` shrunk (tiny CvT, narrow neck and heads) and its
+    model, built by the config's library and initialised from seed 0."""
+    torch.manual_seed(0)
+    cfg = shrink(load(name))
+    model = models_registry(cfg).build(cfg.model)
+    model.init_weights()
+    return cfg, model
+
+
+def preprocessed_forward(model, inputs, samples, training: bool):
+    """One forward without gradients in train mode (``'loss'``) or test
+    mode (``'predict'``), the images through the model's data preprocessor
+    as the Runner sends them. Returns (preprocessed inputs, output)."""
+    model.train(training)
+    data = model.data_preprocessor(dict(inputs=inputs, data_samples=samples),
+                                   training)
+    with torch.no_grad():
+        out = model(**data, mode='loss' if training else 'predict')
+    return data['inputs'], out
 
 
 def half(hw):  # FPN extra level: 3x3 conv, stride 2, padding 1
@@ -125,6 +150,15 @@ def test_config_builds_with_the_conventions(name):
 SIZES = [(800, 1333), (512, 1024), (333, 517), (97, 131)]
 
 
+def at_odd_sizes(*names):
+    """Parametrise a forward test over the configs ``names`` (``name``)
+    and the input sizes of SIZES (``h``, ``w``)."""
+    def decorate(test):
+        test = pytest.mark.parametrize('h,w', SIZES)(test)
+        return pytest.mark.parametrize('name', list(names))(test)
+    return decorate
+
+
 def det_sample(h, w, n=2, seed=0):
     from mmdet.structures import DetDataSample
     from mmdet.structures.mask import BitmapMasks
@@ -153,35 +187,26 @@ def capture(module):
     return shapes, handle
 
 
-@pytest.mark.parametrize('name', ['mask-rcnn_cvt13_fpn_1x_coco.py',
-                                  'retinanet_cvt13_fpn_1x_coco.py'])
-@pytest.mark.parametrize('h,w', SIZES)
+@at_odd_sizes('mask-rcnn_cvt13_fpn_1x_coco.py',
+              'retinanet_cvt13_fpn_1x_coco.py')
 def test_detector_forward_at_odd_sizes(name, h, w):
-    torch.manual_seed(0)
-    cfg = shrink(load(name))
-    model = models_registry(cfg).build(cfg.model)
-    model.init_weights()
+    cfg, model = tiny_model(name)
     bb_shapes, h1 = capture(model.backbone)
     neck_shapes, h2 = capture(model.neck)
     img = torch.randint(0, 256, (3, h, w), dtype=torch.uint8)
     mask_rcnn = 'rpn_head' in cfg.model
     # train mode: losses
-    model.train()
-    data = model.data_preprocessor(
-        dict(inputs=[img], data_samples=[det_sample(h, w)]), True)
-    ph, pw = data['inputs'].shape[-2:]
+    padded, losses = preprocessed_forward(model, [img], [det_sample(h, w)],
+                                          training=True)
+    ph, pw = padded.shape[-2:]
     assert (ph, pw) == (-(-h // 32) * 32, -(-w // 32) * 32)  # padded to 32
-    with torch.no_grad():
-        losses = model(**data, mode='loss')
     total = sum(v.sum() if isinstance(v, torch.Tensor) else sum(v)
                 for k, v in losses.items() if 'loss' in k)
     assert torch.isfinite(total) and total > 0
     # test mode: predictions in the image's own coordinates
-    model.eval()
-    data = model.data_preprocessor(
-        dict(inputs=[img], data_samples=[det_sample(h, w)]), False)
-    with torch.no_grad():
-        pred = model(**data, mode='predict')[0].pred_instances
+    _, preds = preprocessed_forward(model, [img], [det_sample(h, w)],
+                                    training=False)
+    pred = preds[0].pred_instances
     h1.remove(), h2.remove()
     if len(pred):
         assert (pred.bboxes[:, 2] <= w + 1e-3).all()
@@ -227,16 +252,12 @@ def test_roi_features_pool_the_right_pixels():
     assert torch.equal(got, want)
 
 
-@pytest.mark.parametrize('name', ['upernet_cvt13_512x512_160k_ade20k.py',
-                                  'fpn_cvt13_512x512_160k_ade20k.py'])
-@pytest.mark.parametrize('h,w', SIZES)
+@at_odd_sizes('upernet_cvt13_512x512_160k_ade20k.py',
+              'fpn_cvt13_512x512_160k_ade20k.py')
 def test_segmenter_forward_at_odd_sizes(name, h, w):
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
-    torch.manual_seed(0)
-    cfg = shrink(load(name))
-    model = models_registry(cfg).build(cfg.model)
-    model.init_weights()
+    cfg, model = tiny_model(name)
     bb_shapes, hook = capture(model.backbone)
     img = torch.randint(0, 256, (3, h, w), dtype=torch.uint8)
 
@@ -245,22 +266,18 @@ def test_segmenter_forward_at_odd_sizes(name, h, w):
         s.gt_sem_seg = PixelData(data=torch.randint(0, 150, (1, h, w)))
         return s
 
-    model.train()  # two images: pyramid pooling's 1x1 BatchNorm needs > 1
-    data = model.data_preprocessor(dict(inputs=[img, img],
-                                        data_samples=[sample(), sample()]),
-                                   True)
-    th, tw = data['inputs'].shape[-2:]
+    # two images: pyramid pooling's 1x1 BatchNorm needs > 1 in train mode
+    padded, losses = preprocessed_forward(model, [img, img],
+                                          [sample(), sample()], training=True)
+    th, tw = padded.shape[-2:]
     assert (th, tw) == (max(h, 512), max(w, 512))  # padded to the crop
-    with torch.no_grad():
-        losses = model(**data, mode='loss')
     assert torch.isfinite(losses['decode.loss_ce'])
-    model.eval()
-    data = model.data_preprocessor(dict(inputs=[img],
-                                        data_samples=[sample()]), False)
-    assert tuple(data['inputs'].shape[-2:]) == (h, w)  # no padding in test
+    inputs, preds = preprocessed_forward(model, [img], [sample()],
+                                         training=False)
+    assert tuple(inputs.shape[-2:]) == (h, w)  # no padding in test
+    pred = preds[0]
     with torch.no_grad():
-        pred = model(**data, mode='predict')[0]
-        logits = model(data['inputs'], mode='tensor')
+        logits = model(inputs, mode='tensor')
     hook.remove()
     assert pred.pred_sem_seg.data.shape[-2:] == (h, w)
     assert bb_shapes[0] == conv_sizes(th, tw)
@@ -336,30 +353,30 @@ def tiny_sets(tmp_path_factory):
             generate_segmentation(str(root / 'ade'), spec, verbose=False))
 
 
-def train(config, **kwargs):
+def train_demo(task: str, root: str, work_dir: str, options: dict):
+    """Train the dense demo config of ``task`` ('det' or 'seg',
+    tools/demo_dense.py) through mmengine's Runner on the generated set at
+    ``root`` (pointed at as the demo does), with the tiny CvT, logging every
+    iteration; ``options``: more ``cfg_options``."""
     from cvt_backbone.engine import build_config, build_runner
-    runner = build_runner(build_config(config, **kwargs))
+    demo = load_tool('demo_dense.py')
+    config = demo.DET_DEMO if task == 'det' else demo.SEG_DEMO
+    cfg_options = dict(demo.data_options(task, root),
+                       **{'model.backbone.arch': TINY,
+                          'default_hooks.logger.interval': 1}, **options)
+    runner = build_runner(build_config(config, work_dir=work_dir,
+                                       cfg_options=cfg_options))
     runner.train()
     return runner
 
 
 @pytest.mark.slow
 def test_mask_rcnn_trains_and_coco_metric_runs(tiny_sets, tmp_path):
-    coco = tiny_sets[0] + '/'
-    ann = coco + 'annotations/instances_val.json'
-    runner = train(
-        osp.join(REPO, 'configs', 'demo_mask-rcnn_cvt_synthetic.py'),
-        work_dir=str(tmp_path), cfg_options={
-            'model.backbone.arch': TINY,
-            'model.neck.in_channels': TINY['embed_dims'],
-            'train_dataloader.dataset.data_root': coco,
-            'val_dataloader.dataset.data_root': coco,
-            'test_dataloader.dataset.data_root': coco,
-            'val_evaluator.ann_file': ann, 'test_evaluator.ann_file': ann,
-            'train_cfg.max_epochs': 5, 'train_cfg.val_interval': 5,
-            'param_scheduler': [dict(type='ConstantLR', factor=1.0)],
-            'default_hooks.logger.interval': 1,
-            'default_hooks.checkpoint.interval': 5})
+    runner = train_demo('det', tiny_sets[0], str(tmp_path), {
+        'model.neck.in_channels': TINY['embed_dims'],
+        'train_cfg.max_epochs': 5, 'train_cfg.val_interval': 5,
+        'param_scheduler': [dict(type='ConstantLR', factor=1.0)],
+        'default_hooks.checkpoint.interval': 5})
     loss = history(runner, 'train/loss')
     assert len(loss) == 20
     assert loss[-4:].mean() < 0.8 * loss[:4].mean()
@@ -371,21 +388,14 @@ def test_mask_rcnn_trains_and_coco_metric_runs(tiny_sets, tmp_path):
 @pytest.mark.slow
 def test_upernet_trains_and_iou_metric_runs(tiny_sets, tmp_path):
     ade = tiny_sets[1]
-    runner = train(
-        osp.join(REPO, 'configs', 'demo_upernet_cvt_synthetic.py'),
-        work_dir=str(tmp_path), cfg_options={
-            'model.backbone.arch': TINY,
-            'model.decode_head.in_channels': TINY['embed_dims'],
-            'model.auxiliary_head.in_channels': TINY['embed_dims'][-1],
-            'model.data_preprocessor.size': (96, 96),
-            'train_dataloader.dataset.data_root': ade,
-            'val_dataloader.dataset.data_root': ade,
-            'test_dataloader.dataset.data_root': ade,
-            'train_cfg.max_iters': 30, 'train_cfg.val_interval': 30,
-            'param_scheduler': [dict(type='ConstantLR', factor=1.0,
-                                     by_epoch=False)],
-            'default_hooks.logger.interval': 1,
-            'default_hooks.checkpoint.interval': 30})
+    runner = train_demo('seg', ade, str(tmp_path), {
+        'model.decode_head.in_channels': TINY['embed_dims'],
+        'model.auxiliary_head.in_channels': TINY['embed_dims'][-1],
+        'model.data_preprocessor.size': (96, 96),
+        'train_cfg.max_iters': 30, 'train_cfg.val_interval': 30,
+        'param_scheduler': [dict(type='ConstantLR', factor=1.0,
+                                 by_epoch=False)],
+        'default_hooks.checkpoint.interval': 30})
     loss = history(runner, 'train/loss')
     assert len(loss) == 30
     assert loss[-5:].mean() < 0.8 * loss[:5].mean()

@@ -23,17 +23,11 @@ from cvt_backbone.models.layers import (
     DynamicAdaptiveAvgPool2d,
     DynamicUpsample,
 )
-from cvt_backbone.testing import randomise_bn
+from cvt_backbone.testing import TINY_DENSE_ARCH, randomise_bn
 
-from helpers import (
-    TINY_DENSE_ARCH,
-    config_path,
-    conv_sizes,
-    max_diff,
-    ort_outputs,
-    shrink,
-    tiny_classifier_config,
-)
+from compare import max_diff
+from oracles import conv_sizes, ort_outputs
+from tiny_configs import config_path, shrink, tiny_classifier_config
 
 EXPORT_HW = (64, 64)
 # (batch, height, width), none of them the export's; 97x61 is non-square

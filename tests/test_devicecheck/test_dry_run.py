@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from helpers import ROOT
+from tool_runner import ROOT
 
 
 @pytest.mark.slow

@@ -15,7 +15,14 @@ import torch
 
 from cvt_backbone.engine import build_config
 
-from helpers import ROOT, run_tool, scalars, tiny_cls_config
+from tiny_configs import tiny_cls_config
+from tool_runner import ROOT, run_tool
+
+
+def scalars(work_dir):
+    """(training records by iteration, validation records) of a run."""
+    from cvt_backbone.visualization import read_scalars, split_records
+    return split_records(read_scalars(work_dir))
 
 
 def test_amp_falls_back_to_fp32_without_cuda(tmp_path, tiny_cls_data):

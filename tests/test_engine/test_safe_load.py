@@ -5,7 +5,7 @@ import torch
 
 import cvt_backbone  # noqa: F401  (applies the allow-list)
 
-from helpers import CodeRunningPickle
+from hostile_pickle import CodeRunningPickle
 
 
 def test_mmengine_checkpoints_load_with_weights_only(tmp_path):

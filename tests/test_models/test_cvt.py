@@ -11,9 +11,10 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from cvt_backbone import CvT, QuickGELU
 from cvt_backbone.checkpoint import convert_cvt_state_dict
 from cvt_backbone.models.backbones.cvt import Block
-from cvt_backbone.testing import make_hf_cvt, randomise_bn
+from cvt_backbone.testing import TINY_ARCH, make_hf_cvt, randomise_bn
 
-from helpers import TINY_ARCH, conv_sizes, max_diff, split_converted
+from compare import max_diff, split_converted
+from oracles import conv_sizes
 
 
 def n_params(module: nn.Module) -> int:

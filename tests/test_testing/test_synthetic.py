@@ -2,6 +2,7 @@
 from the same deterministic scenes, and the ImageNet-sized JPEG set."""
 import json
 import os
+import re
 
 import cv2
 import numpy as np
@@ -161,3 +162,38 @@ def test_jpeg_set_is_imagenet_sized_and_deterministic(tmp_path):
     name = os.path.join('train', lines[0])
     assert open(os.path.join(root, name), 'rb').read() == open(
         os.path.join(again, name), 'rb').read()
+
+
+@pytest.mark.parametrize('generate,spec,written', [
+    (generate_classification,
+     SyntheticSpec(image_size=16, train_per_class=1, val_per_class=1),
+     '12 images of 6 classes'),
+    (generate_detection, SPEC, None),  # 'N images with M objects'
+    (generate_segmentation, SPEC, '9 images and label maps'),
+    (generate_jpeg_classification,
+     JpegSpec(train_per_class=1, val_per_class=1, long_side=64),
+     '12 JPEGs'),
+])
+def test_generators_report_through_mmengine_logger(tmp_path, generate, spec,
+                                                   written):
+    """What a user sees (``make demo``, tools/misc/make_synthetic_data.py)
+    comes through mmengine's logger: what is generated where, then what was
+    written; a finished set is left alone without a word, and
+    ``verbose=False`` is silent."""
+    from log_capture import captured_log
+    root = str(tmp_path / 'set')
+    with captured_log() as lines:
+        generate(root, spec)
+    assert len(lines) == 2, lines
+    assert lines[0].startswith('generating ')
+    assert lines[0].endswith(f' in {root} ...')
+    assert lines[1].startswith('wrote ') and lines[1].endswith(f' to {root}')
+    if written is None:
+        assert re.fullmatch(r'wrote 9 images with \d+ objects to .*', lines[1])
+    else:
+        assert lines[1] == f'wrote {written} to {root}'
+    with captured_log() as again:
+        generate(root, spec)
+        generate(str(tmp_path / 'quiet'), spec, verbose=False)
+    assert again == []
+    assert os.path.isfile(os.path.join(str(tmp_path / 'quiet'), 'spec.json'))

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from helpers import run_tool
+from tool_runner import run_tool
 
 TINY = json.dumps(dict(embed_dims=[16, 32, 64], depths=[1, 2, 3],
                        num_heads=[1, 2, 2]))

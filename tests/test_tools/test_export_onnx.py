@@ -7,18 +7,13 @@ import pytest
 import torch
 
 from cvt_backbone.apis import build_model
-from cvt_backbone.testing import randomise_bn
+from cvt_backbone.testing import FakeHub, hub_env, randomise_bn
 
-from helpers import (
-    FakeHub,
-    config_path,
-    hub_env,
-    max_diff,
-    ort_outputs,
-    run_tool,
-    serve_published,
-    tiny_classifier_config,
-)
+from compare import max_diff
+from oracles import ort_outputs
+from published_model import serve_published
+from tiny_configs import config_path, tiny_classifier_config
+from tool_runner import run_tool
 
 TOOL = ['tools/deploy/export_onnx.py']
 

@@ -10,15 +10,11 @@ import torch
 import torch.nn.functional as F
 
 from cvt_backbone import CvT
+from cvt_backbone.testing import FakeHub, hub_env
 
-from helpers import (
-    PUBLISHED_LABELS,
-    FakeHub,
-    hub_env,
-    max_diff,
-    run_tool,
-    serve_published,
-)
+from compare import max_diff
+from published_model import PUBLISHED_LABELS, serve_published
+from tool_runner import run_tool
 
 
 def published_preprocessing(path: str) -> torch.Tensor:

@@ -12,7 +12,7 @@ from cvt_backbone.models.backbones.cvt import tokens_to_map
 from cvt_backbone.testing import make_hf_cvt
 from cvt_backbone.utils import count_macs
 
-from helpers import run_tool
+from tool_runner import run_tool
 
 
 class Whole(nn.Module):

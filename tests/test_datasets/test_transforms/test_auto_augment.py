@@ -11,7 +11,7 @@ from PIL import Image, ImageEnhance, ImageOps
 from cvt_backbone.datasets.transforms import FAST_OPS, fast_policies
 from cvt_backbone.testing import photo_like_image
 
-from helpers import build_transform
+from transform_kit import build_transform
 
 HPARAMS = dict(pad_val=[104, 116, 124], interpolation='bicubic')
 RANDAUG = dict(policies='timm_increasing', num_policies=2, total_level=10,

@@ -10,7 +10,8 @@ from cvt_backbone.datasets.transforms import jpeg_reduction
 from cvt_backbone.datasets.transforms.processing import jpeg_size
 from cvt_backbone.testing import photo_like_image
 
-from helpers import build_transform, psnr, write_jpeg
+from compare import psnr
+from transform_kit import build_transform, write_jpeg
 
 CROP = dict(type='DecodeRandomResizedCrop', scale=224, backend='pillow',
             interpolation='bicubic')
