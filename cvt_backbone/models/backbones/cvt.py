@@ -5,7 +5,10 @@ convolution (the convolutional token embedding, then LayerNorm over channels)
 and runs pre-norm blocks whose attention computes q/k/v through a depthwise
 3x3 conv + BatchNorm (k and v at stride 2) followed by Linear maps. There is
 no positional embedding, so any input size works, and a class token only in
-the last stage.
+the last stage. The paper's ablation variants (Tables 5-8: learned position
+embeddings, non-overlapping patch embeddings, k/v stride, position-wise
+linear projections) and its NAS space (per-block k/v stride and MLP ratio)
+are options of :class:`CvT`; the defaults are the release.
 
 This implementation is exact to the released checkpoints and is kept instead
 of an OpenMMLab or timm one because none exists (mmpretrain, mmdet, mmseg and
@@ -95,6 +98,16 @@ def map_to_tokens(x: Tensor) -> Tensor:
 
 def conv_out_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
+
+
+def per_block(value, depth: int, name: str) -> list:
+    """One value for every block of a stage, or a list of ``depth``."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != depth:
+            raise ValueError(f'{name}: a per-block list needs {depth} values '
+                             f'(the stage depth), got {list(value)}')
+        return list(value)
+    return [value] * depth
 
 
 class ConvEmbed(nn.Module):
@@ -188,30 +201,84 @@ class KVLinear(nn.Module):
         out = out.view(2, B, T, C2 // 2)
         return out[0], out[1]
 
+    def forward_shared(self, x: Tensor, cls_token: Optional[Tensor]
+                       ) -> Tuple[Tensor, Tensor]:
+        """k and v of the same tokens (the position-wise linear projection,
+        no conv in front): ``[B, T, C]`` (and the class token ``[B, 1, C]``
+        in front) -> k, v, each ``[B, T (+1), C]``; one batched matmul."""
+        if cls_token is not None:
+            x = torch.cat([cls_token, x], dim=1)
+        B, T, C = x.shape
+        x = x.reshape(1, B * T, C).expand(2, -1, -1)
+        if self.bias is None:
+            out = torch.bmm(x, self.weight.transpose(1, 2))
+        else:
+            out = torch.baddbmm(self.bias.unsqueeze(1), x,
+                                self.weight.transpose(1, 2))
+        out = out.view(2, B, T, C)
+        return out[0], out[1]
+
+
+class LinearProjection(nn.Module):
+    """The position-wise projection of the paper's ablation (Table 8):
+    no conv before the q/k/v Linear maps, the tokens as they are;
+    ``(x [B, H*W, C], hw)`` -> ``x``. No parameters."""
+
+    def forward(self, x: Tensor, hw: HW) -> Tensor:
+        return x
+
 
 class ConvAttention(nn.Module):
     """Multi-head attention with convolutional q/k/v projections.
 
     Patch tokens ``[B, H*W, C]`` (and optionally the class token ``[B, 1, C]``)
-    -> outputs of the same shapes. k/v come from a stride-2 depthwise conv, so
-    ``T_kv = ceil(H/2) * ceil(W/2)`` (+1 with a class token).
+    -> outputs of the same shapes. k/v come from a depthwise conv of stride
+    ``kv_stride`` (2 in the release), so
+    ``T_kv = ceil(H/s) * ceil(W/s)`` (+1 with a class token).
+
+    ``qkv_proj='linear'`` is the paper's position-wise linear projection
+    (Table 8): no conv (nor BatchNorm) before the q/k/v Linear maps; k and v
+    are then computed from every token (``kv_stride`` must be 1: a
+    position-wise map has no spatial extent to stride over, so any other
+    value is refused rather than given a meaning the paper never defined).
+    The parameter names of the Linear maps (``q``, ``kv``, ``proj``) stay.
     """
 
     def __init__(self, dims: int, num_heads: int, qkv_bias: bool = True,
                  attn_drop: float = 0., proj_drop: float = 0.,
-                 norm_cfg: dict = dict(type='BN')) -> None:
+                 norm_cfg: dict = dict(type='BN'), kv_stride: int = 2,
+                 qkv_proj: str = 'conv') -> None:
         super().__init__()
         if dims % num_heads:
             raise ValueError(f'embed dims {dims} must be divisible by '
                              f'num_heads {num_heads}')
+        if qkv_proj not in ('conv', 'linear'):
+            raise ValueError("qkv_proj must be 'conv' or 'linear', got "
+                             f'{qkv_proj!r}')
+        if not isinstance(kv_stride, int) or kv_stride < 1:
+            raise ValueError(f'kv_stride must be a positive int, got '
+                             f'{kv_stride!r}')
+        if qkv_proj == 'linear' and kv_stride != 1:
+            raise ValueError(
+                f"kv_stride={kv_stride} with qkv_proj='linear': the "
+                'position-wise linear projection has no spatial extent to '
+                'stride over (k and v come from every token, as in the '
+                'paper\'s Table 8); use kv_stride=1 or qkv_proj=\'conv\'')
+        self.qkv_proj = qkv_proj
+        self.kv_stride = kv_stride
         self.num_heads = num_heads
         # The released checkpoints scale by the whole stage width, not by
         # the head width: 1/sqrt(C).
         self.scale = dims**-0.5
         self.attn_drop = attn_drop
-        self.conv_q = ConvProjection(dims, stride=1, norm_cfg=norm_cfg)
-        self.conv_kv = ConvProjection(dims, stride=2, norm_cfg=norm_cfg,
-                                      out_per_channel=2)
+        if qkv_proj == 'conv':
+            self.conv_q = ConvProjection(dims, stride=1, norm_cfg=norm_cfg)
+            self.conv_kv = ConvProjection(dims, stride=kv_stride,
+                                          norm_cfg=norm_cfg,
+                                          out_per_channel=2)
+        else:
+            self.conv_q = LinearProjection()
+            self.conv_kv = None
         self.q = nn.Linear(dims, dims, bias=qkv_bias)
         self.kv = KVLinear(dims, bias=qkv_bias)
         self.proj = nn.Linear(dims, dims)
@@ -230,7 +297,10 @@ class ConvAttention(nn.Module):
     def _keys_values(self, x: Tensor, hw: HW, cls_token: Optional[Tensor]
                      ) -> Tuple[Tensor, Tensor]:
         """k and v of all tokens, each ``[B, heads, T_kv, C/heads]``."""
-        k, v = self.kv(self.conv_kv(x, hw), cls_token)
+        if self.conv_kv is None:  # position-wise linear projection
+            k, v = self.kv.forward_shared(x, cls_token)
+        else:
+            k, v = self.kv(self.conv_kv(x, hw), cls_token)
         return self._heads(k), self._heads(v)
 
     def forward(self, x: Tensor, hw: HW, cls_token: Optional[Tensor] = None
@@ -332,14 +402,16 @@ class Block(nn.Module):
                  act_cfg: dict = dict(type='mmengine.QuickGELU'),
                  norm_cfg: dict = dict(type='BN'),
                  with_cp: bool = False,
-                 cls_only: bool = False) -> None:
+                 cls_only: bool = False, kv_stride: int = 2,
+                 qkv_proj: str = 'conv') -> None:
         super().__init__()
         self.with_cp = with_cp
         self.cls_only = cls_only
         self.norm1 = nn.LayerNorm(dims, eps=1e-5)
         self.attn = ConvAttention(dims, num_heads=num_heads,
                                   qkv_bias=qkv_bias, attn_drop=attn_drop,
-                                  proj_drop=drop, norm_cfg=norm_cfg)
+                                  proj_drop=drop, norm_cfg=norm_cfg,
+                                  kv_stride=kv_stride, qkv_proj=qkv_proj)
         self.drop_path = DropPath(drop_path)
         self.norm2 = nn.LayerNorm(dims, eps=1e-5)
         self.mlp = Mlp(dims, hidden=int(dims * mlp_ratio), act_cfg=act_cfg,
@@ -381,6 +453,25 @@ class Block(nn.Module):
         return self._forward(x, hw, cls_token)
 
 
+def resize_pos_embed(pos_embed: Tensor, src_hw: HW, dst_hw: HW) -> Tensor:
+    """Learned position embedding ``[1, h*w, C]`` of an ``src_hw`` grid ->
+    ``[1, H*W, C]`` for ``dst_hw``, by bicubic interpolation
+    (``align_corners=False``), as DeiT and timm resize theirs.
+
+    Returned as it is when the sizes are equal in eager mode; when the
+    sizes are symbolic (torch.export / ONNX with dynamic height and width)
+    it always interpolates, so the graph does not fix the export size (at an
+    equal size bicubic interpolation reproduces the grid exactly).
+    """
+    if all(isinstance(s, int) for s in dst_hw) and tuple(dst_hw) == tuple(
+            src_hw):
+        return pos_embed
+    grid = pos_embed.unflatten(1, tuple(src_hw)).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=dst_hw, mode='bicubic',
+                         align_corners=False)
+    return map_to_tokens(grid)
+
+
 class Stage(nn.Module):
     """One CvT stage: :class:`ConvEmbed` then ``depth`` :class:`Block` s.
 
@@ -388,39 +479,58 @@ class Stage(nn.Module):
     class token ``[B, 1, C]`` (``None`` without one). With
     ``cls_only_last=True`` the last block computes only the class token and
     the patch tokens come back as ``None``.
+
+    ``mlp_ratio`` and ``kv_stride`` are one value for every block or one per
+    block (the NAS space). ``pos_embed_grid=(h, w)`` adds a learned absolute
+    position embedding ``pos_embed [1, h*w, C]`` to the patch tokens after
+    the embedding's LayerNorm (the class token, itself learned, gets none),
+    resized by :func:`resize_pos_embed` for other grids.
     """
 
     def __init__(self, in_channels: int, dims: int, depth: int,
                  num_heads: int, patch_size: int, stride: int, padding: int,
-                 mlp_ratio: float = 4., qkv_bias: bool = True,
+                 mlp_ratio: Union[float, Sequence[float]] = 4.,
+                 qkv_bias: bool = True,
                  drop_rate: float = 0., attn_drop_rate: float = 0.,
                  drop_path_rates: Sequence[float] = (),
                  with_cls_token: bool = False,
                  act_cfg: dict = dict(type='mmengine.QuickGELU'),
                  norm_cfg: dict = dict(type='BN'),
                  with_cp: bool = False,
-                 cls_only_last: bool = False) -> None:
+                 cls_only_last: bool = False,
+                 kv_stride: Union[int, Sequence[int]] = 2,
+                 qkv_proj: str = 'conv',
+                 pos_embed_grid: Optional[HW] = None) -> None:
         super().__init__()
         if cls_only_last and not with_cls_token:
             raise ValueError('cls_only_last needs with_cls_token=True')
         self.patch_embed = ConvEmbed(in_channels, dims,
                                      kernel_size=patch_size, stride=stride,
                                      padding=padding)
+        self.pos_embed_grid = (None if pos_embed_grid is None
+                               else tuple(pos_embed_grid))
+        self.pos_embed = (None if pos_embed_grid is None else nn.Parameter(
+            torch.zeros(1, pos_embed_grid[0] * pos_embed_grid[1], dims)))
         self.pos_drop = nn.Dropout(drop_rate)
         self.cls_token = (nn.Parameter(torch.zeros(1, 1, dims))
                           if with_cls_token else None)
         rates = list(drop_path_rates) or [0.] * depth
+        ratios = per_block(mlp_ratio, depth, 'mlp_ratio')
+        kv_strides = per_block(kv_stride, depth, 'kv_stride')
         self.blocks = nn.ModuleList([
-            Block(dims, num_heads=num_heads, mlp_ratio=mlp_ratio,
+            Block(dims, num_heads=num_heads, mlp_ratio=ratios[j],
                   qkv_bias=qkv_bias, drop=drop_rate, attn_drop=attn_drop_rate,
                   drop_path=rates[j], act_cfg=act_cfg, norm_cfg=norm_cfg,
-                  with_cp=with_cp, cls_only=cls_only_last and j == depth - 1)
+                  with_cp=with_cp, cls_only=cls_only_last and j == depth - 1,
+                  kv_stride=kv_strides[j], qkv_proj=qkv_proj)
             for j in range(depth)
         ])
 
     def forward(self, x: Tensor
                 ) -> Tuple[Optional[Tensor], HW, Optional[Tensor]]:
         x, hw = self.patch_embed(x)
+        if self.pos_embed is not None:
+            x = x + resize_pos_embed(self.pos_embed, self.pos_embed_grid, hw)
         x = self.pos_drop(x)
         cls_token = None
         if self.cls_token is not None:
@@ -442,7 +552,9 @@ class CvT(BaseModule):
     Args:
         arch: ``'13'``, ``'21'``, ``'w24'`` (``'cvt-13'`` style aliases too) or
             a dict with per-stage ``embed_dims``, ``depths``, ``num_heads`` and
-            optionally ``mlp_ratios``.
+            optionally ``mlp_ratios`` and ``kv_strides`` (per stage, each a
+            value or a list with one value per block: a searched CvT-13-NAS
+            model is one dict, see :meth:`resolve_arch`).
         in_channels: input image channels.
         out_indices: stages whose feature maps are returned (strides 4/8/16).
         out_type: ``'featmap'`` returns a tuple of NCHW maps for
@@ -471,6 +583,25 @@ class CvT(BaseModule):
             embedding), ``k >= 1`` stages ``0..k-1``; ``-1`` freezes nothing.
         norm_eval: keep every BatchNorm in eval mode during training.
         with_cp: gradient checkpointing per block.
+        patch_embed: the token embedding of each stage (one value or three):
+            ``'conv'`` (the release's overlapping conv, kernels 7/3/3,
+            strides 4/2/2, paddings 2/1/1) or ``'patch'``, non-overlapping
+            patches (kernel = stride = the stage's stride, 4/2/2, no padding:
+            the same token grids, the paper's Table 6 rows without a
+            convolutional token embedding).
+        pos_embed: add a learned absolute position embedding to the patch
+            tokens of each stage (one bool or three; the paper's Tables 5-6).
+            It is sized for ``img_size`` and resized bicubically to other
+            input sizes (DeiT/timm); trunc-normal(0.02) init.
+        img_size: the training input size ``H`` or ``(H, W)`` the position
+            embeddings are sized for (only read with ``pos_embed``).
+        qkv_proj: the q/k/v projection of each stage (one value or three):
+            ``'conv'`` (depthwise 3x3 conv + BatchNorm, the release) or
+            ``'linear'`` (position-wise: the Linear maps alone, Table 8).
+        kv_stride: the k/v conv stride, one int, or per stage an int or a
+            list with one per block; overrides ``arch['kv_strides']``.
+            Default: 2 for a conv projection (the release), 1 for a linear
+            one (its only valid value).
         pretrained: deprecated, use ``init_cfg``.
         init_cfg: ``dict(type='Pretrained', checkpoint=..., prefix=None)``:
             the checkpoint is a file or Hugging Face model folder, an http(s)
@@ -508,6 +639,11 @@ class CvT(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 patch_embed: Union[str, Sequence[str]] = 'conv',
+                 pos_embed: Union[bool, Sequence[bool]] = False,
+                 img_size: Union[int, Sequence[int]] = 224,
+                 qkv_proj: Union[str, Sequence[str]] = 'conv',
+                 kv_stride=None,
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -538,6 +674,33 @@ class CvT(BaseModule):
         self.norm_eval = norm_eval
         self.with_cp = with_cp
         rates = self._parse_drop_path(drop_path_rate)
+        self.patch_embed_types = self._per_stage(patch_embed, 'patch_embed',
+                                                 ('conv', 'patch'))
+        self.qkv_proj = self._per_stage(qkv_proj, 'qkv_proj',
+                                        ('conv', 'linear'))
+        self.pos_embed = self._per_stage(pos_embed, 'pos_embed',
+                                         (True, False))
+        # per-stage token embedding: the release's overlapping convs, or
+        # non-overlapping patches (kernel = stride, no padding)
+        conv = (CvT.patch_sizes, CvT.strides, CvT.paddings)
+        self.patch_sizes = tuple(
+            conv[0][i] if t == 'conv' else conv[1][i]
+            for i, t in enumerate(self.patch_embed_types))
+        self.paddings = tuple(conv[2][i] if t == 'conv' else 0
+                              for i, t in enumerate(self.patch_embed_types))
+        if kv_stride is not None:
+            self.arch['kv_strides'] = (
+                [kv_stride] * self.num_stages if isinstance(kv_stride, int)
+                else list(kv_stride))
+        if self.arch.get('kv_strides') is None:
+            self.arch['kv_strides'] = [2 if p == 'conv' else 1
+                                       for p in self.qkv_proj]
+        self._check_per_block('kv_strides')
+        self.img_size = ((img_size, img_size) if isinstance(img_size, int)
+                         else tuple(img_size))
+        if len(self.img_size) != 2:
+            raise ValueError(f'img_size takes H or (H, W), got {img_size}')
+        grids = self.feature_sizes(self.img_size)
 
         self.stages = nn.ModuleList()
         for i in range(self.num_stages):
@@ -548,6 +711,9 @@ class CvT(BaseModule):
                 num_heads=self.arch['num_heads'][i],
                 patch_size=self.patch_sizes[i], stride=self.strides[i],
                 padding=self.paddings[i],
+                kv_stride=self.arch['kv_strides'][i],
+                qkv_proj=self.qkv_proj[i],
+                pos_embed_grid=grids[i] if self.pos_embed[i] else None,
                 mlp_ratio=self.arch['mlp_ratios'][i], qkv_bias=qkv_bias,
                 drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
                 drop_path_rates=torch.linspace(0, rates[i], depth).tolist(),
@@ -565,11 +731,34 @@ class CvT(BaseModule):
         self._exclude_unused()
 
     # -- argument parsing -------------------------------------------------
+    def _per_stage(self, value, name: str, choices: tuple) -> tuple:
+        """One option value for every stage, or a sequence of three."""
+        values = (tuple(value) if isinstance(value, (list, tuple))
+                  else (value, ) * self.num_stages)
+        if len(values) != self.num_stages or any(v not in choices
+                                                 for v in values):
+            raise ValueError(f'{name} takes one of {choices} or a list of '
+                             f'{self.num_stages} of them (one per stage), '
+                             f'got {value!r}')
+        return values
+
+    def _check_per_block(self, key: str) -> None:
+        for i, v in enumerate(self.arch[key]):
+            per_block(v, self.arch['depths'][i], f'{key}[{i}]')
+
     @classmethod
     def resolve_arch(cls, arch: Union[str, dict]) -> dict:
         """An arch name (``'13'``, ``'cvt-21'``...) or dict -> the full
         per-stage dict (``embed_dims``, ``depths``, ``num_heads``,
-        ``mlp_ratios``, ``drop_path_rates``)."""
+        ``mlp_ratios``, ``drop_path_rates``, and ``kv_strides`` when given).
+
+        ``mlp_ratios`` and ``kv_strides`` hold per stage one value or a list
+        with one value per block, so a model of the paper's NAS space (the
+        k/v stride and MLP ratio of every block) is one dict, e.g.
+        ``dict(embed_dims=[64, 192, 384], depths=[1, 4, 16],
+        num_heads=[1, 3, 6], kv_strides=[2, [1, 1, 1, 2], 2],
+        mlp_ratios=[2, 4, [4] * 8 + [2] * 8])``. ``kv_strides`` left out:
+        2 per conv projection, 1 per linear one (see ``kv_stride``)."""
         if isinstance(arch, str):
             key = arch.lower().replace('cvt', '').strip('-_ ')
             if key not in cls.arch_zoo:
@@ -587,10 +776,16 @@ class CvT(BaseModule):
             raise TypeError(f'arch must be a str or dict, got {type(arch)}')
         arch.setdefault('mlp_ratios', [4.] * cls.num_stages)
         arch.setdefault('drop_path_rates', [0., 0., 0.1])
-        for key in ('embed_dims', 'depths', 'num_heads', 'mlp_ratios'):
+        keys = ['embed_dims', 'depths', 'num_heads', 'mlp_ratios']
+        if arch.get('kv_strides') is not None:
+            keys.append('kv_strides')
+        for key in keys:
             if len(arch[key]) != cls.num_stages:
                 raise ValueError(f'arch[{key!r}] needs {cls.num_stages} '
                                  f'values, got {arch[key]}')
+        for key in keys[3:]:
+            for i, v in enumerate(arch[key]):
+                per_block(v, arch['depths'][i], f'arch[{key!r}][{i}]')
         return arch
 
     def _parse_out_indices(self, out_indices: Sequence[int]
@@ -639,10 +834,12 @@ class CvT(BaseModule):
                              f'{tuple(x.shape)})')
         sizes = self.feature_sizes((x.shape[2], x.shape[3]))
         if min(min(s) for s in sizes) < 1:
+            least = next(n for n in range(1, 4096)
+                         if min(self.feature_sizes((n, n))[-1]) >= 1)
             raise ValueError(
                 f'input {x.shape[2]}x{x.shape[3]} is too small for the three '
                 f'CvT stages (stage sizes {sizes}); height and width must be '
-                'at least 3')
+                f'at least {least}')
 
     # -- forward ----------------------------------------------------------
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
@@ -684,6 +881,8 @@ class CvT(BaseModule):
             m.eval()
             for p in m.parameters():
                 p.requires_grad = False
+        if self.frozen_stages >= 0 and self.stages[0].pos_embed is not None:
+            self.stages[0].pos_embed.requires_grad = False  # with the stem
 
     def _exclude_unused(self) -> None:
         """With ``out_type='cls_token'`` the last block computes only the
@@ -716,9 +915,10 @@ class CvT(BaseModule):
         """Layer depth of a parameter, for mmpretrain's
         ``LearningRateDecayOptimWrapperConstructor`` (layer-wise lr decay).
 
-        Depth 0 is the stem (stage 0's conv embedding); the blocks of all
-        stages follow in order, 1 to ``sum(depths)``; a later stage's conv
-        embedding and the class token share the depth of their stage's first
+        Depth 0 is the stem (stage 0's conv embedding and position
+        embedding); the blocks of all stages follow in order, 1 to
+        ``sum(depths)``; a later stage's conv embedding, position embedding
+        and the class token share the depth of their stage's first
         block; the output/final norms and everything outside the backbone
         (``prefix`` not matched: neck, head) get the last depth.
 
@@ -730,15 +930,16 @@ class CvT(BaseModule):
         if not param_name.startswith(prefix):
             return num_layers - 1, num_layers
         name = param_name[len(prefix):]
-        m = re.match(r'stages\.(\d+)\.(blocks\.(\d+)|patch_embed|cls_token)',
-                     name)
+        m = re.match(
+            r'stages\.(\d+)\.(blocks\.(\d+)|patch_embed|pos_embed|cls_token)',
+            name)
         if m is None:
             return num_layers - 1, num_layers
         stage = int(m.group(1))
         first_block = sum(depths[:stage]) + 1
         if m.group(3) is not None:
             return first_block + int(m.group(3)), num_layers
-        if stage == 0 and m.group(2) == 'patch_embed':
+        if stage == 0 and m.group(2) in ('patch_embed', 'pos_embed'):
             return 0, num_layers
         return first_block, num_layers
 
@@ -756,7 +957,8 @@ class CvT(BaseModule):
 
     def _init_paper_weights(self) -> None:
         """trunc-normal(0.02) Linear weights, zero biases, norms at 1/0,
-        class token trunc-normal(0.02); convs keep PyTorch's default."""
+        class token and position embeddings trunc-normal(0.02); convs keep
+        PyTorch's default."""
         for m in self.modules():
             if isinstance(m, (nn.Linear, KVLinear)):
                 trunc_normal_(m.weight, std=.02)
@@ -768,6 +970,8 @@ class CvT(BaseModule):
         for stage in self.stages:
             if stage.cls_token is not None:
                 trunc_normal_(stage.cls_token, std=.02)
+            if stage.pos_embed is not None:
+                trunc_normal_(stage.pos_embed, std=.02)
 
     def init_weights(self) -> None:
         """The paper's initialisation, then ``init_cfg``.
