@@ -8,9 +8,12 @@ high-resolution CvT's work, and it counts norms and upsampling, which the
 paper does not. :func:`count_macs` counts exactly the multiply-add ops,
 those two included, so one multiply-add counts as one, like the official
 ``compute_macs`` (CvT-13 at 224: 4.57 G; the paper rounds to 4.5).
+``count_macs(..., whole=True)`` counts the whole network, as the paper does,
+for a classifier whose last block computes only the class token.
 """
 import math
-from typing import Dict, Tuple, Union
+from contextlib import contextmanager, nullcontext
+from typing import Dict, Iterator, List, Tuple, Union
 
 import torch
 from mmengine.analysis import FlopAnalyzer
@@ -39,36 +42,90 @@ def _baddbmm_macs(inputs, outputs) -> int:
     return a[0] * a[1] * a[2] * m[2]
 
 
-def count_macs(model: nn.Module, inputs: Union[Tensor, Tuple[Tensor, ...]]
-               ) -> Dict[str, int]:
+class _WholeNetwork(nn.Module):
+    """``model(*inputs)`` plus, as extra outputs, every CvT stage's patch
+    tokens and class token, so a tracer that counts only what reaches an
+    output counts every token of every block."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, *inputs):
+        from ..models.backbones.cvt import Stage
+        extra: List[Tensor] = []
+
+        def keep(module, args, out):
+            extra.extend(t for t in (out[0], out[2]) if t is not None)
+
+        hooks = [m.register_forward_hook(keep) for m in self.model.modules()
+                 if isinstance(m, Stage)]
+        try:
+            return self.model(*inputs), tuple(extra)
+        finally:
+            for h in hooks:
+                h.remove()
+
+
+@contextmanager
+def _whole_step(model: nn.Module) -> Iterator[None]:
+    """Every CvT block computes all its tokens (the lean classification
+    step, ``cls_only``, switched off) inside the context."""
+    from ..models.backbones.cvt import Block
+    lean = [m for m in model.modules()
+            if isinstance(m, Block) and m.cls_only]
+    for m in lean:
+        m.cls_only = False
+    try:
+        yield
+    finally:
+        for m in lean:
+            m.cls_only = True
+
+
+def count_macs(model: nn.Module, inputs: Union[Tensor, Tuple[Tensor, ...]],
+               whole: bool = False) -> Dict[str, int]:
     """Multiply-adds of one ``model(*inputs)`` run in eval mode, by kind
     (``'conv'``, ``'linear'``, ``'scaled_dot_product_attention'``,
-    ``'baddbmm'``, ``'einsum'``, ...) plus ``'total'``."""
+    ``'baddbmm'``, ``'einsum'``, ...) plus ``'total'``.
+
+    ``whole=False`` counts the model as it runs: a classifier's last block
+    computes only the class token (the lean step). ``whole=True`` counts the
+    whole network as the paper does (and the release computes it): every
+    token through every block, the outputs nothing reads included."""
     if isinstance(inputs, Tensor):
         inputs = (inputs, )
     was_training = model.training
     model.eval()
+    ctx = _whole_step(model) if whole else nullcontext()
+    traced = _WholeNetwork(model) if whole else model
     try:
-        # exactly the multiply-add ops (mmengine's defaults also count norms
-        # and upsampling, and set_op_handle(name=None) does not drop them)
-        analyzer = FlopAnalyzer(model, inputs).clear_op_handles()
-        analyzer.set_op_handle(**{
-            'aten::_convolution': conv_flop_jit,
-            'aten::linear': linear_flop_jit,
-            'aten::addmm': addmm_flop_jit,
-            'aten::baddbmm': _baddbmm_macs,
-            'aten::bmm': bmm_flop_jit,
-            'aten::matmul': matmul_flop_jit,
-            'aten::mm': matmul_flop_jit,
-            'aten::einsum': einsum_flop_jit,
-            'aten::scaled_dot_product_attention': _sdpa_macs})
-        analyzer.unsupported_ops_warnings(False)
-        analyzer.uncalled_modules_warnings(False)
-        with torch.no_grad():
-            out = dict(analyzer.by_operator())
-            out['total'] = analyzer.total()
+        with ctx:
+            return _count(traced, inputs)
     finally:
         model.train(was_training)
+
+
+def _count(model: nn.Module, inputs: Tuple[Tensor, ...]
+           ) -> Dict[str, int]:
+    # exactly the multiply-add ops (mmengine's defaults also count norms
+    # and upsampling, and set_op_handle(name=None) does not drop them)
+    analyzer = FlopAnalyzer(model, inputs).clear_op_handles()
+    analyzer.set_op_handle(**{
+        'aten::_convolution': conv_flop_jit,
+        'aten::linear': linear_flop_jit,
+        'aten::addmm': addmm_flop_jit,
+        'aten::baddbmm': _baddbmm_macs,
+        'aten::bmm': bmm_flop_jit,
+        'aten::matmul': matmul_flop_jit,
+        'aten::mm': matmul_flop_jit,
+        'aten::einsum': einsum_flop_jit,
+        'aten::scaled_dot_product_attention': _sdpa_macs})
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    with torch.no_grad():
+        out = dict(analyzer.by_operator())
+        out['total'] = analyzer.total()
     return out
 
 

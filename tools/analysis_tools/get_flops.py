@@ -10,6 +10,12 @@ backbone's feature maps alone). A ``.py`` argument is an mmpretrain, mmdet
 or mmseg config: a classifier is counted whole, a detector or segmenter up
 to its neck (``extract_feat``). One multiply-add counts as one FLOP, like the
 paper's GFLOPs (mmengine's FlopAnalyzer, see cvt_backbone.utils.flops).
+
+The headline figure is the whole network as the paper counts it: every
+token through every block, the attention products (QK^T and AV) included.
+Beside it, "as run": what the model computes, which for a classifier is
+less, since its last block computes only the class token (the lean
+classification step); the two are equal for feature-map models.
 """
 import argparse
 import sys
@@ -56,12 +62,20 @@ def main(argv=None) -> int:
         print(f'error: {e}', file=sys.stderr)
         return 1
     h, w = args.shape
-    macs = count_macs(model, torch.zeros(1, 3, h, w))
+    x = torch.zeros(1, 3, h, w)
+    macs = count_macs(model, x, whole=True)
     total = macs.pop('total')
+    as_run = count_macs(model, x)['total']
     params = count_params(model)
     print(f'model:  {args.model}, input 3x{h}x{w}')
     print(f'params: {format_number(params)} ({params:,})')
-    print(f'FLOPs:  {format_number(total)} multiply-adds ({total:,})')
+    print(f'FLOPs (whole network, the paper\'s count): '
+          f'{format_number(total)} multiply-adds ({total:,})')
+    note = (' (lean classification step: the last block computes only '
+            'the class token)' if as_run != total else ' (the same)')
+    print(f'FLOPs as run: {format_number(as_run)} multiply-adds '
+          f'({as_run:,}){note}')
+    print('whole network by op:')
     for kind, n in sorted(macs.items()):
         print(f'  {kind:<30} {format_number(n)}')
     return 0
