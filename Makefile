@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: env lint test test-fast demo demo-dense benchmark gpu-bundle clean-env
+.PHONY: env lint test test-fast demo demo-dense demo-ablation benchmark gpu-bundle clean-env
 
 env: $(STAMP)
 
@@ -48,6 +48,12 @@ demo: env
 # generated COCO / ADE-style sets on the CPU; prints bbox/segm mAP and mIoU.
 demo-dense: env
 	$(PY) tools/demo_dense.py
+
+# Ablation demo: the paper's Table 7 (k/v stride 1 vs 2) with a small CvT on
+# the generated set on the CPU, both runs side by side (toy scale: it does
+# not reproduce ImageNet's gap).
+demo-ablation: env
+	$(PY) tools/demo_ablation.py
 
 # Side-by-side speed/memory benchmark against transformers' CvtModel.
 benchmark: env
