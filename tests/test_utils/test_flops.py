@@ -1,5 +1,6 @@
 """The multiply-add counter (mmengine's FlopAnalyzer with CvT's ops): paper
 figures, attention included, and the CLI."""
+import math
 import sys
 
 import pytest
@@ -94,13 +95,106 @@ def test_class_token_model_counts_only_what_reaches_the_token():
     assert whole - cls == skipped
 
 
+def analytic_macs(arch: dict, hw, patch_embed=('conv', ) * 3,
+                  qkv_proj=('conv', ) * 3, num_classes: int = 1000) -> int:
+    """The whole network's multiply-adds, written from the paper's
+    description (fvcore's per-op formulas): conv embedding, per block the
+    depthwise q and k/v convs (k/v at stride s), the q/k/v Linear maps,
+    QK^T and AV, the output projection and the MLP, with the class token in
+    the last stage; then the head."""
+    h, w = hw
+    c_in, total = 3, 0
+    kernels = dict(conv=[(7, 4, 2), (3, 2, 1), (3, 2, 1)],
+                   patch=[(4, 4, 0), (2, 2, 0), (2, 2, 0)])
+    for i in range(3):
+        C, depth = arch['embed_dims'][i], arch['depths'][i]
+        k, s, p = kernels[patch_embed[i]][i]
+        h, w = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        total += h * w * C * c_in * k * k
+        cls = 1 if i == 2 else 0
+        ratios = arch.get('mlp_ratios', [4] * 3)[i]
+        strides = arch.get('kv_strides', [2] * 3)[i]
+        for j in range(depth):
+            r = ratios[j] if isinstance(ratios, list) else ratios
+            st = strides[j] if isinstance(strides, list) else strides
+            t = h * w
+            if qkv_proj[i] == 'conv':
+                t_kv = math.ceil(h / st) * math.ceil(w / st)
+                total += 9 * C * t + 2 * 9 * C * t_kv
+            else:
+                t_kv = t
+            tq, tk = t + cls, t_kv + cls
+            total += tq * C * C + 2 * tk * C * C      # q, k, v Linear
+            total += 2 * tq * tk * C                  # QK^T and AV
+            total += tq * C * C + 2 * tq * C * int(r * C)  # proj, MLP
+        c_in = C
+    return total + arch['embed_dims'][-1] * num_classes
+
+
+CVT13 = dict(embed_dims=[64, 192, 384], depths=[1, 2, 10],
+             num_heads=[1, 3, 6])
+NAS = dict(CVT13, kv_strides=[2, [1, 2], [2] * 5 + [1] * 5],
+           mlp_ratios=[2, [4, 2], [4] * 9 + [2]])
+
+
+@pytest.mark.parametrize('opts', [
+    dict(),
+    dict(kv_stride=1),
+    dict(qkv_proj='linear'),
+    dict(qkv_proj=['conv', 'linear', 'linear']),
+    dict(patch_embed='patch', pos_embed=True),
+    dict(arch=NAS),
+])
+def test_whole_network_count_matches_the_analytic_formula(opts):
+    """The classifier (lean step on) counted whole, against the formula;
+    position embeddings add no multiply-adds."""
+    opts = dict(opts)
+    arch = opts.pop('arch', CVT13)
+    cvt = CvT(arch, out_type='cls_token', **opts)
+    model = nn.Sequential(cvt, Head())
+    got = count_macs(model, torch.zeros(1, 3, 224, 160), whole=True)
+    want = analytic_macs(
+        dict(arch, kv_strides=arch.get('kv_strides', cvt.arch['kv_strides'])),
+        (224, 160), cvt.patch_embed_types, cvt.qkv_proj)
+    assert got['total'] == want
+    assert count_macs(model, torch.zeros(1, 3, 224, 160))['total'] < want
+    assert all(b.cls_only is (j == 9) for j, b in
+               enumerate(cvt.stages[2].blocks))  # restored
+
+
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(384, 1000)
+
+    def forward(self, x):
+        return self.fc(x[0])
+
+
 def test_cli():
     res = run_tool([sys.executable, 'tools/analysis_tools/get_flops.py',
                     'cvt-13', '--shape', '224', '224'], timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
-    # the classifier: its last block computes only the class token
-    assert '4.27 G' in res.stdout and '(19,997,480)' in res.stdout
+    out = res.stdout
+    # headline: the whole network as the paper counts it (4.53 G there);
+    # beside it the lean classification step as run
+    want = analytic_macs(CVT13, (224, 224))
+    assert f"FLOPs (whole network, the paper's count): 4.56 G " \
+        f"multiply-adds ({want:,})" in out
+    assert 'FLOPs as run: 4.27 G multiply-adds' in out
+    assert 'lean classification step' in out
+    assert '(19,997,480)' in out
     res = run_tool([sys.executable, 'tools/analysis_tools/get_flops.py',
                     '13', '--num-classes', '0'], timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert '4.56 G' in res.stdout and '(19,611,712)' in res.stdout
+    assert 'FLOPs as run: 4.56 G multiply-adds' in res.stdout
+
+
+def test_cli_on_an_ablation_config():
+    res = run_tool([sys.executable, 'tools/analysis_tools/get_flops.py',
+                    'configs/ablations/cvt13_table7a_kv-stride1.py'],
+                   timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    want = analytic_macs(dict(CVT13, kv_strides=[1, 1, 1]), (224, 224))
+    assert f'multiply-adds ({want:,})' in res.stdout
