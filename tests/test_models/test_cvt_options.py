@@ -201,8 +201,10 @@ def test_kv_stride_gives_the_expected_token_counts(stride, monkeypatch):
     want = []
     for i, (h, w) in enumerate(grids):
         kv = math.ceil(h / stride) * math.ceil(w / stride)
-        extra = 1 if i == 2 else 0  # the class token, in q and k/v
-        want += [(h * w + extra, kv + extra)] * TINY_ARCH['depths'][i]
+        if i < 2:
+            want += [(h * w, kv)] * TINY_ARCH['depths'][i]
+        else:  # the class token is a key/value and queries on its own
+            want += [(h * w, kv + 1), (1, kv + 1)] * TINY_ARCH['depths'][i]
     assert got == want
 
 
@@ -215,7 +217,8 @@ def test_per_block_kv_strides_and_mlp_ratios(monkeypatch):
     fc1 = [b.mlp.fc1.out_features for s in model.stages for b in s.blocks]
     assert fc1 == [32, 128, 256, 128]
     got = attention_shapes(model, torch.randn(1, 3, 64, 64), monkeypatch)
-    assert [kv for _, kv in got] == [8 * 8, 8 * 8, 16 + 1, 4 + 1]
+    assert [kv for _, kv in got] == [8 * 8, 8 * 8, 16 + 1, 16 + 1, 4 + 1,
+                                     4 + 1]
     with pytest.raises(ValueError, match='needs 2 values'):
         CvT(dict(TINY_ARCH, kv_strides=[2, 2, [1, 2, 1]]))
     with pytest.raises(ValueError, match='needs 1 values'):

@@ -71,8 +71,15 @@ def main(argv=None) -> int:
     print(f'params: {format_number(params)} ({params:,})')
     print(f'FLOPs (whole network, the paper\'s count): '
           f'{format_number(total)} multiply-adds ({total:,})')
-    note = (' (lean classification step: the last block computes only '
-            'the class token)' if as_run != total else ' (the same)')
+    lean = any(getattr(m, 'cls_only', False) for m in model.modules())
+    if lean:
+        note = (' (lean classification step: the last block computes only '
+                'the class token)')
+    elif as_run != total:
+        note = (' (what reaches the outputs: the last class token of a '
+                'feature-map model is read by nothing)')
+    else:
+        note = ' (the same)'
     print(f'FLOPs as run: {format_number(as_run)} multiply-adds '
           f'({as_run:,}){note}')
     print('whole network by op:')
