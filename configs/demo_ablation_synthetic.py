@@ -8,7 +8,8 @@
 # about ImageNet's 82.3 vs 81.6.
 _base_ = ['./demo_cvt13_synthetic.py']
 model = dict(
-    backbone=dict(arch=dict(embed_dims=[32, 64, 96], depths=[1, 1, 2],
+    backbone=dict(arch=dict(_delete_=True, embed_dims=[32, 64, 96],
+                            depths=[1, 1, 2],
                             num_heads=[1, 2, 2]),
                   kv_stride=2, drop_path_rate=0.),
     head=dict(in_channels=96))
