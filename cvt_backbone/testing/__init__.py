@@ -9,20 +9,27 @@ from .loader_probe import LoaderProbe
 from .reference import make_hf_cvt, randomise_bn
 from .synthetic import (
                         CLASSES,
+                        TRANSFER_SETS,
                         DenseSpec,
                         JpegSpec,
                         SyntheticSpec,
+                        TransferSpec,
+                        cifar_checksums,
                         generate_classification,
                         generate_detection,
                         generate_jpeg_classification,
                         generate_segmentation,
+                        generate_transfer_set,
                         photo_like_image,
+                        transfer_labels,
 )
 
 __all__ = [
     'CLASSES', 'DenseSpec', 'FakeHub', 'JpegSpec', 'LoaderProbe',
     'SyntheticSpec', 'TINY_ARCH', 'TINY_CLS_ARCH', 'TINY_DENSE_ARCH',
-    'generate_classification', 'generate_detection',
-    'generate_jpeg_classification', 'generate_segmentation', 'hub_env',
-    'make_hf_cvt', 'photo_like_image', 'randomise_bn'
+    'TRANSFER_SETS', 'TransferSpec', 'cifar_checksums',
+    'generate_classification',
+    'generate_detection', 'generate_jpeg_classification',
+    'generate_segmentation', 'generate_transfer_set', 'hub_env',
+    'make_hf_cvt', 'photo_like_image', 'randomise_bn', 'transfer_labels'
 ]

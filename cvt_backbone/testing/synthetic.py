@@ -22,6 +22,11 @@ quiet).
 ``generate_jpeg_classification(root)`` writes the same layout with
 ImageNet-sized photo-like JPEGs (:func:`photo_like_image`), for measuring
 the input pipeline (``tools/analysis_tools/benchmark.py --cases pipeline``).
+
+``generate_transfer_set(root, TransferSpec(dataset=...))`` writes stand-ins
+for the transfer study's sets (CIFAR-10/100, Oxford-IIIT Pets, Flowers-102)
+in each one's own on-disk format, as mmpretrain's dataset classes read them
+(see the section near the end).
 """
 import json
 import os
@@ -482,3 +487,216 @@ def generate_jpeg_classification(root: str, spec: JpegSpec = JpegSpec(),
         return f'{n} JPEGs'
 
     return _write_once(root, spec, 'photo-like JPEGs', write, verbose)
+
+
+# -- the transfer sets, in their own on-disk formats --------------------------
+# What mmpretrain's CIFAR10, CIFAR100, OxfordIIITPet and Flowers102 read
+# (mmpretrain 1.2.0), so the transfer configs run end to end without the
+# real sets:
+#
+#   cifar10:    root/cifar-10-batches-py/data_batch_{1..5}, test_batch
+#               (pickled dicts: 'data' uint8 [N, 3072] as R, G, B planes of
+#               32 x 32, 'labels', 'filenames', 'batch_label') and
+#               batches.meta ('label_names', 'num_cases_per_batch', 'num_vis')
+#   cifar100:   root/cifar-100-python/train, test ('fine_labels',
+#               'coarse_labels', ...) and meta ('fine_label_names',
+#               'coarse_label_names')
+#   pets:       root/annotations/{trainval,test}.txt ("<name> <class 1..37>
+#               <species 1 cat | 2 dog> <breed id>" per line), list.txt,
+#               root/images/<name>.jpg
+#   flowers102: root/imagelabels.mat ('labels': 1 x N integers, classes
+#               1..102), root/setid.mat ('trnid', 'valid', 'tstid': 1 x n
+#               integer image numbers; mmpretrain indexes with them, so
+#               they cannot be doubles), root/jpg/image_<5 digits>.jpg
+#
+# The images are the classification set's scenes; a label k draws the kind
+# CLASSES[k % 6] from its own hue band (of n classes), so neighbouring
+# labels of the 100-class sets look alike: these sets test formats and
+# recipes, not accuracy. mmpretrain checks the real CIFAR files against
+# their published md5 sums, which generated files cannot match: a reader
+# of these (a test) replaces the sums with the generated files' own.
+
+TRANSFER_SETS = dict(cifar10=10, cifar100=100, pets=37, flowers102=102)
+PETS_CATS = 12  # Pets' first 12 class ids are cat breeds, the rest dogs
+
+
+@dataclass
+class TransferSpec:
+    dataset: str = 'cifar10'  # one of TRANSFER_SETS
+    train_images: int = 20
+    test_images: int = 10
+    image_size: int = 64  # long side of Pets/Flowers JPEGs (CIFAR: 32)
+    seed: int = 0
+    version: int = 1  # bump when the drawing changes
+
+
+def transfer_labels(spec: TransferSpec) -> Tuple[List[int], List[int]]:
+    """The 0-based labels of the train and test images of ``spec``, in the
+    order the generator writes them (and mmpretrain reads them back): every
+    class once before any repeats, as far as the counts allow."""
+    n = TRANSFER_SETS[spec.dataset]
+    rng = np.random.RandomState([spec.seed, 300, spec.version])
+    labels = [int(k) for k in rng.permutation(
+        np.arange(spec.train_images + spec.test_images) % n)]
+    return labels[:spec.train_images], labels[spec.train_images:]
+
+
+def _transfer_image(rng: np.random.RandomState, label: int, n_classes: int,
+                    height: int, width: int) -> np.ndarray:
+    """A BGR uint8 ``[height, width, 3]`` image of label ``label``."""
+    size = max(height, width)
+    img = _background(rng, size)
+    r = rng.randint(size // 5, size // 3 + 1)
+    c = (rng.randint(r, size - r + 1), rng.randint(r, size - r + 1))
+    draw_object(img, np.zeros((size, size), np.uint8),
+                CLASSES[label % len(CLASSES)], rng, c, r,
+                class_color(rng, label, n_classes))
+    return np.ascontiguousarray(img[:height, :width])
+
+
+def _write_cifar(root: str, spec: TransferSpec, train: List[int],
+                 test: List[int]) -> None:
+    import pickle
+    n = TRANSFER_SETS[spec.dataset]
+    rng = np.random.RandomState([spec.seed, 301, spec.version])
+
+    def batch(labels: List[int], name: str) -> Dict:
+        imgs = [_transfer_image(rng, k, n, 32, 32)[..., ::-1]  # RGB
+                for k in labels]
+        data = np.stack(imgs).transpose(0, 3, 1, 2).reshape(len(labels), -1)
+        entry = dict(batch_label=name, data=np.ascontiguousarray(data),
+                     filenames=[f'synthetic_{name}_{i}.png'
+                                for i in range(len(labels))])
+        if spec.dataset == 'cifar10':
+            entry['labels'] = list(labels)
+        else:
+            entry['fine_labels'] = list(labels)
+            entry['coarse_labels'] = [k // 5 for k in labels]
+        return entry
+
+    if spec.dataset == 'cifar10':
+        folder = os.path.join(root, 'cifar-10-batches-py')
+        chunks = np.array_split(np.arange(len(train)), 5)
+        files = {f'data_batch_{i + 1}': batch(
+            [train[j] for j in idx], f'training batch {i + 1} of 5')
+            for i, idx in enumerate(chunks)}
+        files['test_batch'] = batch(test, 'testing batch 1 of 1')
+        files['batches.meta'] = dict(
+            label_names=[f'class_{k}' for k in range(n)],
+            num_cases_per_batch=max(len(c) for c in chunks), num_vis=3072)
+    else:
+        folder = os.path.join(root, 'cifar-100-python')
+        files = dict(train=batch(train, 'training batch 1 of 1'),
+                     test=batch(test, 'testing batch 1 of 1'),
+                     meta=dict(
+                         fine_label_names=[f'class_{k}' for k in range(n)],
+                         coarse_label_names=[f'superclass_{k}'
+                                             for k in range(20)]))
+    os.makedirs(folder, exist_ok=True)
+    for name, obj in files.items():
+        with open(os.path.join(folder, name), 'wb') as f:
+            pickle.dump(obj, f, protocol=2)
+
+
+def _write_pets(root: str, spec: TransferSpec, train: List[int],
+                test: List[int]) -> None:
+    rng = np.random.RandomState([spec.seed, 302, spec.version])
+    os.makedirs(os.path.join(root, 'images'), exist_ok=True)
+    os.makedirs(os.path.join(root, 'annotations'), exist_ok=True)
+    count: Dict[int, int] = {}
+    lists = {}
+    for split, labels in (('trainval', train), ('test', test)):
+        lines = []
+        for k in labels:
+            count[k] = count.get(k, 0) + 1
+            cat = k < PETS_CATS
+            name = f'{"Breed" if cat else "breed"}{k + 1:02d}_{count[k]}'
+            h, w = jpeg_image_size(rng, spec.image_size)
+            cv2.imwrite(os.path.join(root, 'images', f'{name}.jpg'),
+                        _transfer_image(rng, k, 37, h, w))
+            breed = k + 1 if cat else k + 1 - PETS_CATS
+            lines.append(f'{name} {k + 1} {1 if cat else 2} {breed}')
+        lists[split] = lines
+        with open(os.path.join(root, 'annotations', f'{split}.txt'),
+                  'w') as f:
+            f.write('\n'.join(lines) + '\n')
+    with open(os.path.join(root, 'annotations', 'list.txt'), 'w') as f:
+        f.write('#Image CLASS-ID SPECIES BREED ID\n'
+                '#ID: 1:37 Class ids\n#SPECIES: 1:Cat 2:Dog\n'
+                '#BREED ID: 1-12:Cat 1-25:Dog\n')
+        f.write('\n'.join(lists['trainval'] + lists['test']) + '\n')
+
+
+def _write_flowers(root: str, spec: TransferSpec, train: List[int],
+                   test: List[int]) -> None:
+    """Image numbers are shuffled across the splits (as in the real set),
+    the train images split into ``trnid`` and ``valid`` halves."""
+    from scipy.io import savemat
+    rng = np.random.RandomState([spec.seed, 303, spec.version])
+    total = len(train) + len(test)
+    numbers = rng.permutation(total) + 1  # image number of the i-th image
+    labels = np.zeros(total, np.uint8)
+    os.makedirs(os.path.join(root, 'jpg'), exist_ok=True)
+    for number, k in zip(numbers, train + test):
+        labels[number - 1] = k + 1
+        h, w = jpeg_image_size(rng, spec.image_size)
+        cv2.imwrite(os.path.join(root, 'jpg', f'image_{number:05d}.jpg'),
+                    _transfer_image(rng, k, 102, h, w))
+    half = (len(train) + 1) // 2
+    ids = [numbers[:half], numbers[half:len(train)], numbers[len(train):]]
+    savemat(os.path.join(root, 'imagelabels.mat'),
+            dict(labels=labels[None]))
+    savemat(os.path.join(root, 'setid.mat'), {
+        key: np.asarray(v, np.uint16)[None]
+        for key, v in zip(('trnid', 'valid', 'tstid'), ids)})
+
+
+def generate_transfer_set(root: str, spec: TransferSpec = TransferSpec(),
+                          verbose: bool = True) -> str:
+    """Write the ``spec.dataset`` set (see above) under ``root`` in that
+    dataset's own format, with the labels of :func:`transfer_labels`,
+    unless it is already there. Returns ``root``: the ``data_root`` of
+    mmpretrain's dataset."""
+    if spec.dataset not in TRANSFER_SETS:
+        raise ValueError(f'unknown transfer set {spec.dataset!r}; known: '
+                         f'{sorted(TRANSFER_SETS)}')
+    if spec.dataset == 'flowers102' and spec.train_images < 2:
+        raise ValueError('flowers102 needs at least 2 train images (its '
+                         'train and val splits)')
+    writer = dict(cifar10=_write_cifar, cifar100=_write_cifar,
+                  pets=_write_pets, flowers102=_write_flowers)[spec.dataset]
+
+    def write() -> str:
+        writer(root, spec, *transfer_labels(spec))
+        return (f'{spec.train_images} train and {spec.test_images} test '
+                f'images of {spec.dataset}')
+
+    return _write_once(root, spec, f'the synthetic {spec.dataset} set',
+                       write, verbose)
+
+
+def cifar_checksums(root: str, dataset: str) -> Dict:
+    """The md5 sums of a generated CIFAR set under ``root``, in the shape of
+    mmpretrain's ``CIFAR10``/``CIFAR100`` class attributes (``train_list``,
+    ``test_list``, ``meta``), for a reader to check these files instead of
+    the release's."""
+    import hashlib
+    if dataset == 'cifar10':
+        folder, meta, key = 'cifar-10-batches-py', 'batches.meta', \
+            'label_names'
+        train = [f'data_batch_{i}' for i in range(1, 6)]
+        test = ['test_batch']
+    elif dataset == 'cifar100':
+        folder, meta, key = 'cifar-100-python', 'meta', 'fine_label_names'
+        train, test = ['train'], ['test']
+    else:
+        raise ValueError(f'{dataset!r} is not a CIFAR set (cifar10, '
+                         'cifar100)')
+
+    def md5(name: str) -> str:
+        with open(os.path.join(root, folder, name), 'rb') as f:
+            return hashlib.md5(f.read()).hexdigest()
+
+    return dict(train_list=[[n, md5(n)] for n in train],
+                test_list=[[n, md5(n)] for n in test],
+                meta=dict(filename=meta, key=key, md5=md5(meta)))

@@ -1,5 +1,7 @@
 """The synthetic sets: COCO instance set and ADE-style semantic set written
-from the same deterministic scenes, and the ImageNet-sized JPEG set."""
+from the same deterministic scenes, the ImageNet-sized JPEG set, and the
+transfer sets in CIFAR's, Pets' and Flowers-102's own formats (read back
+by mmpretrain's dataset classes)."""
 import json
 import os
 import re
@@ -11,14 +13,19 @@ import pytest
 from cvt_backbone.testing.synthetic import (
     CLASSES,
     SEG_CLASSES,
+    TRANSFER_SETS,
     DenseSpec,
     JpegSpec,
     SyntheticSpec,
+    TransferSpec,
+    cifar_checksums,
     dense_scene,
     generate_classification,
     generate_detection,
     generate_jpeg_classification,
     generate_segmentation,
+    generate_transfer_set,
+    transfer_labels,
 )
 
 SPEC = DenseSpec(image_size=64, train_images=6, val_images=3,
@@ -173,6 +180,9 @@ def test_jpeg_set_is_imagenet_sized_and_deterministic(tmp_path):
     (generate_jpeg_classification,
      JpegSpec(train_per_class=1, val_per_class=1, long_side=64),
      '12 JPEGs'),
+    (generate_transfer_set,
+     TransferSpec(dataset='pets', train_images=2, test_images=1),
+     '2 train and 1 test images of pets'),
 ])
 def test_generators_report_through_mmengine_logger(tmp_path, generate, spec,
                                                    written):
@@ -197,3 +207,62 @@ def test_generators_report_through_mmengine_logger(tmp_path, generate, spec,
         generate(str(tmp_path / 'quiet'), spec, verbose=False)
     assert again == []
     assert os.path.isfile(os.path.join(str(tmp_path / 'quiet'), 'spec.json'))
+
+
+# mmpretrain's class and its (train, test) splits for each transfer set
+MMPRETRAIN_SETS = dict(cifar10=('CIFAR10', 'train', 'test'),
+                       cifar100=('CIFAR100', 'train', 'test'),
+                       pets=('OxfordIIITPet', 'trainval', 'test'),
+                       flowers102=('Flowers102', 'trainval', 'test'))
+
+
+@pytest.mark.parametrize('dataset', list(TRANSFER_SETS))
+def test_transfer_sets_are_read_back_by_mmpretrain(dataset, tmp_path,
+                                                    monkeypatch):
+    """mmpretrain 1.2.0's own dataset class reads each generated set: the
+    split sizes and every label as written (CIFAR-100's fine labels, the
+    1-based class ids of Pets and Flowers, Flowers' image numbers through
+    setid.mat), images that decode at their size. The CIFAR sets pass
+    mmpretrain's integrity check once it has the generated files' md5 sums
+    (it refuses them against the release's)."""
+    import mmpretrain.datasets as datasets
+    spec = TransferSpec(dataset=dataset, train_images=13, test_images=7)
+    root = generate_transfer_set(str(tmp_path / dataset), spec,
+                                 verbose=False)
+    kind, train_split, test_split = MMPRETRAIN_SETS[dataset]
+    cls = getattr(datasets, kind)
+    extra = {}
+    if dataset.startswith('cifar'):
+        extra = dict(download=False)
+        with pytest.raises(RuntimeError, match='Cannot find'):
+            cls(data_root=root, split='train', **extra)
+        for key, value in cifar_checksums(root, dataset).items():
+            monkeypatch.setattr(cls, key, value)
+    want = transfer_labels(spec)
+    # every class before any repeats: 10 of CIFAR-10, 20 of the others
+    assert len(set(want[0] + want[1])) == min(20, TRANSFER_SETS[dataset])
+    for split, labels in zip((train_split, test_split), want):
+        ds = cls(data_root=root, split=split, **extra)
+        infos = [ds.get_data_info(i) for i in range(len(ds))]
+        assert [i['gt_label'] for i in infos] == labels
+        if dataset.startswith('cifar'):
+            assert len(ds.CLASSES) == TRANSFER_SETS[dataset]
+            img = infos[0]['img']
+            assert img.shape == (32, 32, 3) and img.dtype == np.uint8
+        else:
+            img = cv2.imread(infos[0]['img_path'])
+            assert max(img.shape[:2]) == spec.image_size
+        assert img.std() > 10  # a drawn scene, not a blank
+
+
+def test_make_synthetic_data_writes_a_transfer_set(tmp_path):
+    """The command line writes a transfer set in its format."""
+    from tool_runner import load_tool
+    tool = load_tool('misc/make_synthetic_data.py')
+    root = tmp_path / 'flowers'
+    tool.main([str(root), '--format', 'flowers102', '--train', '4',
+               '--val', '2', '--size', '40'])
+    assert sorted(os.listdir(root / 'jpg')) == [
+        f'image_{i:05d}.jpg' for i in range(1, 7)]
+    assert (root / 'imagelabels.mat').is_file()
+    assert (root / 'setid.mat').is_file()
