@@ -10,6 +10,13 @@ setup(
     description='CvT (Convolutional vision Transformer) backbone for '
     'OpenMMLab: mmpretrain, mmdet and mmseg',
     packages=find_packages(include=['cvt_backbone', 'cvt_backbone.*']),
+    # mmpretrain's and openmim's model index, and the configs it names
+    # (cvt_backbone/.mim links to the repository's model-index.yml and
+    # configs/; the wheel gets copies), as mmpretrain ships its own
+    package_data={'cvt_backbone': ['.mim/model-index.yml',
+                                   '.mim/configs/*.py', '.mim/configs/*.yml',
+                                   '.mim/configs/_base_/*.py',
+                                   '.mim/configs/_base_/*/*.py']},
     python_requires='>=3.10',
     # torch/torchvision and the compiled mmcv are installed by the Makefile
     # first (see README); listing them here would let pip pick other builds.
@@ -18,6 +25,10 @@ setup(
     # ONNX export (tools/deploy/export_onnx.py): onnx for the checker,
     # onnxruntime (CPU build) to verify and run the exported graph,
     # onnxscript because torch.onnx imports it. `pip install -e .[deploy]`.
+    # Hugging Face export (tools/model_converters/export_hf.py):
+    # transformers' CvtConfig, CvtForImageClassification and image
+    # processor write and check the folder. `pip install -e .[hf]`.
     extras_require={'deploy': ['onnx>=1.17', 'onnxruntime>=1.20',
-                               'onnxscript>=0.5']},
+                               'onnxscript>=0.5'],
+                    'hf': ['transformers>=4.40']},
 )

@@ -98,3 +98,23 @@ randomness = dict(seed=0, deterministic={deterministic})
     with open(path, 'w') as f:
         f.write(text)
     return str(path)
+
+
+def tiny_export_config(path, act: str = 'GELU', num_classes: int = 10,
+                       base: str = 'cvt13_classify.py') -> str:
+    """A classification config (``base``: its recipe and test pipeline)
+    with a tiny CvT (``TINY_ARCH``'s widths with depths 1/2/3:
+    transformers' CvT builds only archs with more than ``i`` blocks in
+    stage ``i``), MLP activation ``act`` and ``num_classes`` classes,
+    written to ``path``."""
+    from cvt_backbone.testing import TINY_ARCH
+    arch = dict(TINY_ARCH, depths=[1, 2, 3], _delete_=True)
+    text = f"""
+_base_ = [{config_path(base)!r}]
+model = dict(backbone=dict(arch={arch!r}, act_cfg=dict(type={act!r})),
+             head=dict(in_channels={TINY_ARCH['embed_dims'][-1]},
+                       num_classes={num_classes}))
+"""
+    with open(path, 'w') as f:
+        f.write(text)
+    return str(path)

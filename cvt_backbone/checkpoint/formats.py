@@ -22,7 +22,9 @@ made here from the published separate k and v tensors.
 
 No OpenMMLab library converts CvT weights (none has a CvT), and
 ``transformers``' script only goes from the original release to its own
-layout; both directions into ours are here, beside nothing else.
+layout; both directions into ours are here, beside nothing else. The way
+back (:func:`cvt_backbone_to_hf`, for the Hugging Face export) runs the same
+rename table and the same k/v fusion backwards.
 """
 import re
 from collections import OrderedDict
@@ -167,3 +169,88 @@ def convert_cvt_state_dict(state_dict: Mapping[str, Tensor]
     return OrderedDict(
         ('backbone.' + k if re.match(r'(stages\.\d|norm\d\.|cls_norm\.)', k)
          else k, v) for k, v in state_dict.items()), fmt
+
+
+# -- the way back: this project's layout -> original -> Hugging Face --------
+_KV_FUSED = re.compile(
+    r'(stage\d+\.blocks\.\d+\.attn\.)(?:conv_kv\.(conv|bn)|kv)\.(.+)')
+
+
+def _unrename_original(key: str) -> str:
+    """The inverse of :func:`_rename_original`."""
+    m = re.match(r'backbone\.stages\.(\d+)\.(.*)', key)
+    if m:
+        rest = m.group(2).replace('attn.conv_q.', 'attn.conv_proj_q.') \
+                         .replace('attn.q.', 'attn.proj_q.')
+        return f'stage{m.group(1)}.{rest}'
+    if key.startswith('backbone.cls_norm.'):
+        return 'norm.' + key[len('backbone.cls_norm.'):]
+    if key.startswith('head.fc.'):
+        return 'head.' + key[len('head.fc.'):]
+    return key
+
+
+def cvt_backbone_to_original(state_dict: Mapping[str, Tensor]
+                             ) -> StateDictT:
+    """This project's model layout -> original release keys: the inverse
+    of :func:`original_to_cvt_backbone` (the fused k/v tensors split back
+    into k and v). Keys with no original counterpart are kept as they are
+    (the next step reports them)."""
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        name = _unrename_original(key)
+        m = _KV_FUSED.fullmatch(name)
+        if not m:
+            out[name] = value
+            continue
+        prefix, kind, leaf = m.groups()
+        if leaf == 'num_batches_tracked':
+            halves = (value, value)
+        elif kind is None:  # KVLinear: [2, C, C] / [2, C], k then v
+            halves = (value[0], value[1])
+        else:  # the grouped conv / its BN: k at even, v at odd channels
+            halves = (value[0::2], value[1::2])
+        for which, half in zip('kv', halves):
+            part = f'conv_proj_{which}.{kind}' if kind else f'proj_{which}'
+            out[f'{prefix}{part}.{leaf}'] = half.contiguous().clone()
+    return out
+
+
+def original_to_hf(state_dict: Mapping[str, Tensor]) -> StateDictT:
+    """Original release keys -> ``CvtForImageClassification`` keys: the
+    inverse of :func:`hf_to_original` (the same rename table). A key with
+    no Hugging Face counterpart raises :class:`CheckpointError`."""
+    out = OrderedDict()
+    unknown = []
+    for key, value in state_dict.items():
+        m = re.fullmatch(r'stage(\d+)\.(?:blocks\.(\d+)\.)?(.*)', key)
+        if m:
+            stage, layer, rest = m.groups()
+            for hf, orig in _HF_RENAMES:
+                if rest.startswith(orig):
+                    rest = hf + rest[len(orig):]
+                    break
+            else:
+                if layer is not None or rest != 'cls_token':
+                    unknown.append(key)
+                    continue
+            where = f'layers.{layer}.' if layer is not None else ''
+            out[f'cvt.encoder.stages.{stage}.{where}{rest}'] = value
+        elif key.startswith('norm.'):
+            out['layernorm.' + key[len('norm.'):]] = value
+        elif key.startswith('head.'):
+            out['classifier.' + key[len('head.'):]] = value
+        else:
+            unknown.append(key)
+    if unknown:
+        raise CheckpointError(
+            f'{len(unknown)} tensor(s) have no counterpart in transformers\' '
+            f'CvtForImageClassification: {unknown[:10]}')
+    return out
+
+
+def cvt_backbone_to_hf(state_dict: Mapping[str, Tensor]) -> StateDictT:
+    """This project's classifier keys (``backbone.*``, ``head.fc.*``) ->
+    ``transformers``' ``CvtForImageClassification`` keys: the way back of
+    :func:`convert_cvt_state_dict`."""
+    return original_to_hf(cvt_backbone_to_original(state_dict))

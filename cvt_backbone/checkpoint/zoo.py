@@ -29,6 +29,25 @@ class ModelSpec:
     def num_classes(self) -> int:
         return 1000
 
+    @property
+    def mmpretrain_name(self) -> str:
+        """The name in mmpretrain's convention
+        (``{arch}_{origin}_{data}[-{resolution}px]``; ``3rdparty``: the
+        release's weights), e.g. ``cvt-13_3rdparty_in22k-pre_in1k-384px``:
+        what ``mmpretrain.list_models('cvt*')`` lists."""
+        data = 'in1k' if self.pretrain == 'ImageNet-1k' else \
+            'in22k-pre_in1k'
+        size = '' if self.resolution == 224 else f'-{self.resolution}px'
+        return f'cvt-{self.arch}_3rdparty_{data}{size}'
+
+    @property
+    def config(self) -> str:
+        """The repository's config of this model (its published test
+        pipeline), relative to the repository root (``.mim`` in the
+        installed package)."""
+        size = '' if self.resolution == 224 else f'_{self.resolution}'
+        return f'configs/cvt{self.arch}_classify{size}.py'
+
 
 def _spec(name: str, arch: str, pretrain: str, res: int, top1: float,
           gflops: float, *aliases: str) -> ModelSpec:
@@ -61,7 +80,8 @@ MODEL_ZOO: Dict[str, ModelSpec] = {s.name: s for s in (
 _LOOKUP: Dict[str, ModelSpec] = {}
 for _s in MODEL_ZOO.values():
     for _key in (_s.name, _s.repo, _s.release_file,
-                 _s.release_file[:-len('.pth')], *_s.aliases):
+                 _s.release_file[:-len('.pth')], _s.mmpretrain_name,
+                 *_s.aliases):
         _LOOKUP[_key.lower()] = _s
 
 
@@ -95,3 +115,48 @@ def model_zoo_markdown() -> str:
             f'{s.top1:.1f} | {s.params:,} | {s.gflops} | `{s.release_file}` '
             '|')
     return '\n'.join(lines) + '\n'
+
+
+PAPER = dict(Title='CvT: Introducing Convolutions to Vision Transformers',
+             URL='https://arxiv.org/abs/2103.15808')
+
+
+def model_index() -> dict:
+    """The published models in the model-index format that mmpretrain's
+    ``ModelHub`` and openmim read (``Collections``/``Models``, each model
+    with ``Metadata`` (FLOPs: multiply-adds, parameters), ``Results``
+    (ImageNet-1k top-1), ``Weights`` and ``Config``). The weights are
+    ``hf://`` repo ids, which this project's registered checkpoint scheme
+    downloads (the Hugging Face cache) and converts."""
+    models = [dict(
+        Name=s.mmpretrain_name,
+        Metadata=dict(FLOPs=int(round(s.gflops * 1e9)), Parameters=s.params,
+                      **{'Training Data': ['ImageNet-1k'] if
+                         s.pretrain == 'ImageNet-1k' else
+                         ['ImageNet-22k', 'ImageNet-1k']}),
+        **{'In Collection': 'CvT'},
+        Results=[dict(Task='Image Classification', Dataset='ImageNet-1k',
+                      Metrics={'Top 1 Accuracy': s.top1})],
+        Weights=f'hf://{s.repo}',
+        Config=s.config,
+        **{'Converted From': dict(
+            Weights=f'https://huggingface.co/{s.repo}',
+            Code='https://github.com/microsoft/CvT')})
+        for s in MODEL_ZOO.values()]
+    return dict(Collections=[dict(
+        Name='CvT',
+        Metadata=dict(Architecture=['Convolutional Token Embedding',
+                                    'Convolutional Projection',
+                                    'Multi-head Attention']),
+        Paper=PAPER,
+        README='README.md',
+        Code=dict(URL='https://github.com/microsoft/CvT'))],
+        Models=models)
+
+
+def model_index_yaml() -> str:
+    """``configs/metafile.yml`` (:func:`model_index`), as committed."""
+    import yaml
+    return ('# Generated from cvt_backbone/checkpoint/zoo.py '
+            '(model_index_yaml); do not edit.\n'
+            + yaml.safe_dump(model_index(), sort_keys=False, width=79))

@@ -25,6 +25,9 @@ What it answers, the way the Hub does for ``huggingface_hub``:
   ``POST /api/models/<org>/<name>/commit/<rev>`` (the NDJSON commit:
   ``file`` entries with base64 content and ``deletedFile`` entries; an
   ``lfsFile`` entry is refused with 400, as nothing is ever sent as LFS);
+  ``POST /api/validate-yaml`` (the client sends a ``README.md`` model
+  card's metadata there before committing it): 200 when the front matter
+  is a YAML mapping, 400 otherwise;
 - plain files (``/files/<name>``, for URL checkpoint sources); a ``cut``
   file sends its full ``Content-Length`` and then closes the connection
   half-way (an interrupted download).
@@ -157,6 +160,8 @@ class FakeHub:
         path = path.split('?')[0]
         if path == '/api/repos/create':
             return self._create_repo(json.loads(body or b'{}'))
+        if path == '/api/validate-yaml':
+            return self._validate_yaml(json.loads(body or b'{}'))
         m = re.fullmatch(rf'/api/models/{_REPO}/(preupload|commit)/.+', path)
         if not m:
             return _not_found('NotFound', f'no endpoint {path}')
@@ -181,6 +186,20 @@ class FakeHub:
                                    'repo', url=f'{self.url}/{repo}'))
         self.repos[repo] = {}
         return _json(200, dict(url=f'{self.url}/{repo}'))
+
+    @staticmethod
+    def _validate_yaml(request: dict) -> Answer:
+        """A model card's front matter (between ``---`` lines) must be a
+        YAML mapping."""
+        import yaml
+        parts = (request.get('content') or '').split('---')
+        try:
+            meta = yaml.safe_load(parts[1]) if len(parts) > 2 else {}
+        except yaml.YAMLError as e:
+            return _json(400, dict(error=f'invalid YAML: {e}'))
+        if not isinstance(meta, dict):
+            return _json(400, dict(error='the metadata is not a mapping'))
+        return _json(200, dict(errors=[], warnings=[]))
 
     def _commit(self, repo: str, body: bytes) -> Answer:
         """Apply an NDJSON commit (``header``, ``file``, ``deletedFile``
