@@ -82,9 +82,18 @@ VARIANTS: Dict[str, Variant] = {v.name: v for v in (
     # exported at opset 18 (the default: attention as MatMul/Softmax, the
     # T x T matrix materialised) and at opset 23 (ONNX's Attention op)
     Variant('ours_onnx', 'ours, onnxruntime (opset 18)', modes=('infer', ),
-            dtypes=('fp32', ), onnx=dict(opset=18)),
+            dtypes=('fp32', ), onnx=dict(opset=18, attention='full')),
     Variant('ours_onnx23', 'ours, onnxruntime (opset 23)',
-            modes=('infer', ), dtypes=('fp32', ), onnx=dict(opset=23)),
+            modes=('infer', ), dtypes=('fp32', ),
+            onnx=dict(opset=23, attention='full')),
+    # the query-chunked attention (deploy/attention.py: an ONNX Scan over
+    # query chunks, no full T x T matrix), the export's default
+    Variant('ours_onnx_chunked', 'ours, onnxruntime (opset 18, chunked)',
+            modes=('infer', ), dtypes=('fp32', ),
+            onnx=dict(opset=18, attention='chunked')),
+    Variant('ours_onnx23_chunked', 'ours, onnxruntime (opset 23, chunked)',
+            modes=('infer', ), dtypes=('fp32', ),
+            onnx=dict(opset=23, attention='chunked')),
 )}
 DEFAULT_VARIANTS = tuple(n for n, v in VARIANTS.items() if v.default)
 

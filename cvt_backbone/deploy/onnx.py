@@ -38,13 +38,14 @@ from torch import Tensor, nn
 
 from ..apis.builder import build_model, resolve_config
 from ..checkpoint import load_weights
+from .attention import DEFAULT_BUDGET
 from .normalization import (
     _BakedNormalization,
     _library_preprocess,
     preprocessor_affine,
 )
 from .parts import cvt_of, part_module, resolve_part
-from .prepare import prepare_for_export
+from .prepare import check_attention, prepare_for_export
 
 DEFAULT_OPSET = 18
 MIN_OPSET = 17
@@ -76,6 +77,7 @@ class OnnxExport:
     export_shape: Tuple[int, int, int, int]
     bake_normalization: bool
     tolerance: Optional[float]
+    attention: str = 'chunked'
     io_shapes: Dict[str, list] = field(default_factory=dict)
     checks: List[Dict] = field(default_factory=list)
 
@@ -220,6 +222,7 @@ def export_onnx(model: nn.Module, out_file: str, *, part: str = 'auto',
                 bake_normalization: bool = False,
                 check_shapes: Optional[Sequence[Sequence[int]]] = None,
                 tolerance: Optional[float] = DEFAULT_TOLERANCE,
+                attention: str = 'chunked', budget: int = DEFAULT_BUDGET,
                 ) -> OnnxExport:
     """Export ``part`` of ``model`` to ``out_file`` and check it.
 
@@ -237,6 +240,10 @@ def export_onnx(model: nn.Module, out_file: str, *, part: str = 'auto',
             torch on (default :func:`default_check_shapes`).
         tolerance: largest max-abs difference accepted; ``None`` skips the
             onnxruntime check (``onnx.checker`` still runs).
+        attention: ``'chunked'`` (attention over chunks of the queries in
+            an ONNX ``Scan``, each chunk's score matrix at most ``budget``
+            elements: :mod:`.attention`) or ``'full'`` (the whole
+            ``T_q x T_kv`` matrix: fine up to about 512x512).
 
     Returns an :class:`OnnxExport`; raises :class:`OnnxMismatchError` when
     onnxruntime and torch differ by more than ``tolerance``, ``ValueError``
@@ -244,9 +251,11 @@ def export_onnx(model: nn.Module, out_file: str, *, part: str = 'auto',
     """
     part = resolve_part(model, part)
     check_opset(opset)
+    check_attention(attention)
     model.eval()
     reference = part_module(model, part).eval()
-    deploy = part_module(prepare_for_export(model), part).eval()
+    deploy = part_module(prepare_for_export(model, attention, budget),
+                         part).eval()
     names = deploy.output_names()
     input_name = 'image' if bake_normalization else 'input'
     channels = cvt_of(model).in_channels
@@ -265,7 +274,8 @@ def export_onnx(model: nn.Module, out_file: str, *, part: str = 'auto',
                         input_name=input_name, output_names=names,
                         export_shape=export_shape,
                         bake_normalization=bake_normalization,
-                        tolerance=tolerance, io_shapes=graph_io(out_file))
+                        tolerance=tolerance, attention=attention,
+                        io_shapes=graph_io(out_file))
     if tolerance is not None:
         shapes = check_shapes or default_check_shapes(input_size)
         inputs = [_example_input(s, bake_normalization, seed=i + 1)

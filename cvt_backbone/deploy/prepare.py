@@ -7,7 +7,10 @@ UPerHead/PSPHead) by ``DynamicAdaptiveAvgPool2d`` (both exporters compute
 the pooling windows from the export-time size: the TorchScript one refuses,
 the dynamo one bakes the indices in; mmdeploy lists such heads as
 static-shape only), and mmseg's ``Upsample`` by an integer factor (Semantic
-FPN's head) by ``DynamicUpsample``.
+FPN's head) by ``DynamicUpsample``. With ``attention='chunked'`` (the
+default) each attention's core is the query-chunked one of
+:mod:`.attention`, so the graph holds no full ``T_q x T_kv`` matrix at large
+sizes; ``'full'`` keeps ``F.scaled_dot_product_attention``.
 """
 import copy
 from typing import Optional, Tuple
@@ -15,7 +18,10 @@ from typing import Optional, Tuple
 from torch import nn
 
 from ..models.layers import DynamicAdaptiveAvgPool2d, DynamicUpsample
+from .attention import DEFAULT_BUDGET, replace_attention_cores
 from .parts import cvt_of
+
+ATTENTIONS = ('chunked', 'full')
 
 
 def _integer_factors(scale_factor) -> Optional[Tuple[int, int]]:
@@ -55,11 +61,24 @@ def _replace_size_dependent(model: nn.Module) -> int:
     return count
 
 
-def prepare_for_export(model: nn.Module) -> nn.Module:
+def check_attention(attention: str) -> str:
+    if attention not in ATTENTIONS:
+        raise ValueError(f'attention {attention!r}: expected one of '
+                         f'{list(ATTENTIONS)}')
+    return attention
+
+
+def prepare_for_export(model: nn.Module, attention: str = 'chunked',
+                       budget: int = DEFAULT_BUDGET) -> nn.Module:
     """A copy of ``model`` (eval) with the CvT's projection BatchNorms
-    folded and the size-dependent modules replaced
-    (:func:`_export_replacement`); ``model`` itself is not changed."""
+    folded, the size-dependent modules replaced
+    (:func:`_export_replacement`) and, with ``attention='chunked'``, the
+    attention cores chunked to ``budget`` score elements; ``model`` itself
+    is not changed."""
+    check_attention(attention)
     model = copy.deepcopy(model).eval()
     cvt_of(model).fuse()
     _replace_size_dependent(model)
+    if attention == 'chunked':
+        replace_attention_cores(model, budget)
     return model

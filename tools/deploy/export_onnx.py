@@ -62,6 +62,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--tolerance', type=float,
                    default=deploy.DEFAULT_TOLERANCE,
                    help='largest max abs difference accepted')
+    p.add_argument('--attention', default='chunked',
+                   choices=('chunked', 'full'),
+                   help='chunked (default): attention over query chunks in '
+                   'an ONNX Scan, no full T x T matrix at large sizes; '
+                   'full: the whole matrix (MatMul/Softmax or Attention)')
     p.add_argument('--no-check', action='store_true',
                    help='skip the onnxruntime comparison')
     return p.parse_args(argv)
@@ -107,7 +112,7 @@ def main(argv=None) -> int:
             args.config, args.checkpoint, args.out, part=args.part,
             input_size=tuple(args.shape), opset=args.opset,
             bake_normalization=args.bake_normalization,
-            check_shapes=shapes,
+            check_shapes=shapes, attention=args.attention,
             tolerance=None if args.no_check else args.tolerance)
     except deploy.OnnxMismatchError as e:
         print(f'FAILED: {e}', file=sys.stderr)

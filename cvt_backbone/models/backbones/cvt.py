@@ -288,10 +288,16 @@ class ConvAttention(nn.Module):
         """``[B, T, C]`` -> ``[B, heads, T, C/heads]`` (a view)."""
         return x.unflatten(2, (self.num_heads, -1)).transpose(1, 2)
 
-    def _attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-        out = F.scaled_dot_product_attention(
-            self._heads(q), k, v, scale=self.scale,
+    def sdpa(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        """The attention core, ``[B, heads, T_q | T_kv, C/heads]`` ->
+        ``[B, heads, T_q, C/heads]`` (the ONNX export swaps in a
+        query-chunked one, :mod:`cvt_backbone.deploy.attention`)."""
+        return F.scaled_dot_product_attention(
+            q, k, v, scale=self.scale,
             dropout_p=self.attn_drop if self.training else 0.)
+
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        out = self.sdpa(self._heads(q), k, v)
         return self.proj_drop(self.proj(out.transpose(1, 2).flatten(2)))
 
     def _keys_values(self, x: Tensor, hw: HW, cls_token: Optional[Tensor]
