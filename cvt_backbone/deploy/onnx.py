@@ -77,7 +77,7 @@ class OnnxExport:
     export_shape: Tuple[int, int, int, int]
     bake_normalization: bool
     tolerance: Optional[float]
-    attention: str = 'chunked'
+    attention: str = 'full'
     io_shapes: Dict[str, list] = field(default_factory=dict)
     checks: List[Dict] = field(default_factory=list)
 
@@ -222,7 +222,7 @@ def export_onnx(model: nn.Module, out_file: str, *, part: str = 'auto',
                 bake_normalization: bool = False,
                 check_shapes: Optional[Sequence[Sequence[int]]] = None,
                 tolerance: Optional[float] = DEFAULT_TOLERANCE,
-                attention: str = 'chunked', budget: int = DEFAULT_BUDGET,
+                attention: str = 'full', budget: int = DEFAULT_BUDGET,
                 ) -> OnnxExport:
     """Export ``part`` of ``model`` to ``out_file`` and check it.
 

@@ -7,8 +7,8 @@ UPerHead/PSPHead) by ``DynamicAdaptiveAvgPool2d`` (both exporters compute
 the pooling windows from the export-time size: the TorchScript one refuses,
 the dynamo one bakes the indices in; mmdeploy lists such heads as
 static-shape only), and mmseg's ``Upsample`` by an integer factor (Semantic
-FPN's head) by ``DynamicUpsample``. With ``attention='chunked'`` (the
-default) each attention's core is the query-chunked one of
+FPN's head) by ``DynamicUpsample``. With ``attention='chunked'`` each
+attention's core is the query-chunked one of
 :mod:`.attention`, so the graph holds no full ``T_q x T_kv`` matrix at large
 sizes; ``'full'`` keeps ``F.scaled_dot_product_attention``.
 """
@@ -68,7 +68,7 @@ def check_attention(attention: str) -> str:
     return attention
 
 
-def prepare_for_export(model: nn.Module, attention: str = 'chunked',
+def prepare_for_export(model: nn.Module, attention: str = 'full',
                        budget: int = DEFAULT_BUDGET) -> nn.Module:
     """A copy of ``model`` (eval) with the CvT's projection BatchNorms
     folded, the size-dependent modules replaced

@@ -23,7 +23,8 @@ def chunked_export(tmp_path_factory):
     model = randomise_bn(CvT(TINY_DENSE_ARCH, out_norm=True)).eval()
     path = str(tmp_path_factory.mktemp('onnx') / 'chunked.onnx')
     report = deploy.export_onnx(model, path, input_size=(64, 64),
-                                budget=BUDGET, check_shapes=[(1, 3, 97, 61)])
+                                attention='chunked', budget=BUDGET,
+                                check_shapes=[(1, 3, 97, 61)])
     return model, path, report
 
 

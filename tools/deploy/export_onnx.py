@@ -62,11 +62,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--tolerance', type=float,
                    default=deploy.DEFAULT_TOLERANCE,
                    help='largest max abs difference accepted')
-    p.add_argument('--attention', default='chunked',
+    p.add_argument('--attention', default='full',
                    choices=('chunked', 'full'),
-                   help='chunked (default): attention over query chunks in '
-                   'an ONNX Scan, no full T x T matrix at large sizes; '
-                   'full: the whole matrix (MatMul/Softmax or Attention)')
+                   help='full (default, as before): the whole T x T matrix '
+                   '(MatMul/Softmax or Attention); chunked: attention over '
+                   'query chunks in an ONNX Scan, never the full matrix, '
+                   'for large sizes (not yet benchmarked)')
     p.add_argument('--no-check', action='store_true',
                    help='skip the onnxruntime comparison')
     return p.parse_args(argv)
