@@ -36,10 +36,14 @@ def write_published(root) -> dict:
 def serve_published(hub, published: dict) -> dict:
     """Serve the ``published`` fixture's model on ``hub`` (a
     ``cvt_backbone.testing.FakeHub``) as the repo ``microsoft/cvt-13`` (so
-    the zoo name ``cvt-13`` finds it) and as two plain URLs (Hugging Face
-    and original-release layouts); returns the URLs."""
+    the zoo name ``cvt-13`` finds it; ``model.safetensors`` and, as the
+    real repo, ``pytorch_model.bin``: the model index's weights URL) and as
+    two plain URLs (Hugging Face and original-release layouts); returns the
+    URLs."""
     root = published['root']
     hub.add_repo('microsoft/cvt-13', root / 'hf')
+    hub.repos['microsoft/cvt-13']['pytorch_model.bin'] = \
+        (root / 'pytorch_model.bin').read_bytes()
     return dict(
         url_bin=hub.add_file('cvt13.bin',
                              (root / 'pytorch_model.bin').read_bytes()),

@@ -11,10 +11,12 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))  # the repository
 
 
 def run_tool(args, timeout=900, **kw) -> subprocess.CompletedProcess:
-    """Run a command line (``tools/...``) from the repository root."""
+    """Run a command line (``tools/...``) from the repository root (or
+    ``cwd``)."""
     env = dict(os.environ, PYTHONUNBUFFERED='1', PYTHON=sys.executable)
     env.update(kw.pop('env', {}))
-    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True,
+    cwd = kw.pop('cwd', ROOT)
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout, **kw)
 
 

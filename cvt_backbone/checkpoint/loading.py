@@ -44,6 +44,7 @@ from .errors import CheckpointError
 from .formats import CVT_BACKBONE, convert_cvt_state_dict, detect_format
 from .reading import load_checkpoint_file, state_dict_of
 from .sources import (
+    HUB_URL,
     forget_hub_file,
     hub_config_file,
     parse_hub_source,
@@ -99,11 +100,19 @@ def _mmengine_loader(filename: str, map_location=None) -> dict:
 
 
 def register_checkpoint_loaders() -> None:
-    """Register the zoo names (with an optional ``@revision``), ``hf://``
-    and ``cvt://`` as mmengine checkpoint schemes. Idempotent."""
+    """Register the zoo names (with an optional ``@revision``), ``hf://``,
+    ``cvt://`` and the published repos' file URLs
+    (``https://huggingface.co/microsoft/cvt-...``: the model index's
+    weights) as mmengine checkpoint schemes. Idempotent.
+
+    mmengine tries its schemes in reverse lexical order, so the Hub URL
+    prefix is tried before its own ``https://``; only the published CvT
+    repos are taken over, every other URL stays mmengine's."""
     from mmengine.runner import CheckpointLoader
     names = '|'.join(re.escape(n) for n in zoo_names())
-    prefixes = ['hf://', CVT_SCHEME, f'(?i:{names})(?:@[^/]+)?$']
+    published = re.escape(HUB_URL + 'microsoft/cvt-')
+    prefixes = ['hf://', CVT_SCHEME, f'(?i:{names})(?:@[^/]+)?$',
+                published]
     CheckpointLoader.register_scheme(prefixes=prefixes,
                                      loader=_mmengine_loader, force=True)
 

@@ -10,7 +10,12 @@ A checkpoint *source* is one of:
    ``pytorch_model.bin``, through ``huggingface_hub`` (its cache,
    resumable downloads, ``HF_ENDPOINT``, ``HF_HOME``, ``HF_HUB_OFFLINE``);
 4. a model-zoo name (``cvt-13``, ``cvt-21-384-22k``..., see
-   :mod:`cvt_backbone.checkpoint.zoo`), which is its Hugging Face repo.
+   :mod:`cvt_backbone.checkpoint.zoo`), which is its Hugging Face repo;
+5. a file URL on the Hub, ``https://huggingface.co/ORG/NAME/resolve/REV/
+   FILE`` (what the model index gives mmpretrain and openmim, which need
+   http(s) URLs): that file through ``huggingface_hub`` as in 3, so it
+   shares the Hub cache with the repo ids and follows ``HF_ENDPOINT``
+   (a mirror) and ``HF_HUB_OFFLINE`` rather than going around them.
 
 :func:`resolve_checkpoint` returns the local path; the bytes are then read
 by the safe reader (:func:`.reading.read_checkpoint`). A download that
@@ -37,6 +42,10 @@ from .reading import HF_WEIGHT_FILES, read_checkpoint
 from .zoo import find_model, list_models
 
 _REPO_ID = re.compile(r'[\w][\w.-]*/[\w][\w.-]*')
+HUB_URL = 'https://huggingface.co/'
+_HUB_FILE_URL = re.compile(re.escape(HUB_URL) + r'(?P<repo>' +
+                           _REPO_ID.pattern + r')/resolve/(?P<rev>[^/]+)/'
+                           r'(?P<file>[^?#]+)(?:[?#].*)?')
 _CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.bin', '.safetensors', '.ckpt')
 
 
@@ -55,10 +64,25 @@ def hub_offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE)
 
 
+def parse_hub_file_url(source: str
+                       ) -> Optional[Tuple[str, Optional[str], str]]:
+    """``(repo_id, revision, filename)`` for a Hub file URL
+    (``https://huggingface.co/org/name/resolve/rev/file``), else ``None``."""
+    m = _HUB_FILE_URL.fullmatch(source)
+    if m is None:
+        return None
+    rev = urllib.parse.unquote(m['rev'])
+    return m['repo'], None if rev == 'main' else rev, m['file']
+
+
 def parse_hub_source(source: str) -> Optional[Tuple[str, Optional[str]]]:
     """``(repo_id, revision)`` for ``hf://org/name[@rev]``, a zoo name
-    (``cvt-13[@rev]``) or a bare ``org/name[@rev]``; ``None`` otherwise.
-    A bare id is only a repo when no local path of that name exists."""
+    (``cvt-13[@rev]``), a bare ``org/name[@rev]`` or a Hub file URL;
+    ``None`` otherwise. A bare id is only a repo when no local path of
+    that name exists."""
+    url = parse_hub_file_url(source)
+    if url is not None:
+        return url[:2]
     name = source[len('hf://'):] if source.startswith('hf://') else source
     name, _, revision = name.partition('@')
     spec = find_model(name)
@@ -81,6 +105,10 @@ def resolve_checkpoint(source: str) -> str:
     local = osp.expanduser(source)
     if osp.exists(local):
         return local
+    url = parse_hub_file_url(source)
+    if url is not None:
+        repo_id, revision, filename = url
+        return download_from_hub(repo_id, revision, source, filename)
     if source.startswith(('http://', 'https://')):
         return download_url(source)
     hub = parse_hub_source(source)
@@ -96,9 +124,11 @@ def resolve_checkpoint(source: str) -> str:
 # -- Hugging Face Hub ------------------------------------------------------
 @functools.lru_cache(maxsize=None)
 def download_from_hub(repo_id: str, revision: Optional[str] = None,
-                      source: Optional[str] = None) -> str:
-    """The weights file of a Hugging Face repo: ``model.safetensors``,
-    else ``pytorch_model.bin`` (``huggingface_hub``'s cache and settings).
+                      source: Optional[str] = None,
+                      filename: Optional[str] = None) -> str:
+    """The weights file of a Hugging Face repo: ``filename`` if given, else
+    ``model.safetensors``, else ``pytorch_model.bin`` (``huggingface_hub``'s
+    cache and settings).
 
     Looked up once per process: ``huggingface_hub`` asks the server whether
     the cached file is current on every call (retrying for about 20 s when
@@ -113,10 +143,11 @@ def download_from_hub(repo_id: str, revision: Optional[str] = None,
     )
     source = source or repo_id
     where = f'{repo_id}' + (f'@{revision}' if revision else '')
+    names = (filename,) if filename else HF_WEIGHT_FILES
     not_cached = None
-    for filename in HF_WEIGHT_FILES:
+    for name in names:
         try:
-            return hf_hub_download(repo_id, filename, revision=revision)
+            return hf_hub_download(repo_id, name, revision=revision)
         except LocalEntryNotFoundError as e:  # offline / unreachable
             not_cached = e
         except EntryNotFoundError:  # the repo has no such file
@@ -132,7 +163,7 @@ def download_from_hub(repo_id: str, revision: Optional[str] = None,
                 f'{source}: {repo_id} has no revision {revision!r}') from e
         except OSError as e:  # e.g. size check failed: cut short
             raise CheckpointDownloadError(
-                f'{source}: downloading {filename} from {where} failed: {e}. '
+                f'{source}: downloading {name} from {where} failed: {e}. '
                 'Nothing partial was read; run again to resume the '
                 'download.') from e
     if not_cached is not None:
@@ -149,7 +180,7 @@ def download_from_hub(repo_id: str, revision: Optional[str] = None,
             'local file.') from not_cached
     raise CheckpointDownloadError(
         f'{source}: {where} has no weights file '
-        f'({" or ".join(HF_WEIGHT_FILES)})')
+        f'({" or ".join(names)})')
 
 
 @functools.lru_cache(maxsize=None)

@@ -26,6 +26,16 @@ class ModelSpec:
     aliases: Tuple[str, ...] = ()
 
     @property
+    def weights_url(self) -> str:
+        """The published weights file's URL on the Hub (its
+        ``pytorch_model.bin``: every ``microsoft/cvt-*`` repo has one), the
+        model index's ``Weights``: an http(s) URL because openmim's
+        ``mim download`` fetches it with ``requests``; this project's
+        registered checkpoint scheme reads it through the Hub cache."""
+        return (f'https://huggingface.co/{self.repo}/resolve/main/'
+                'pytorch_model.bin')
+
+    @property
     def num_classes(self) -> int:
         return 1000
 
@@ -126,8 +136,9 @@ def model_index() -> dict:
     ``ModelHub`` and openmim read (``Collections``/``Models``, each model
     with ``Metadata`` (FLOPs: multiply-adds, parameters), ``Results``
     (ImageNet-1k top-1), ``Weights`` and ``Config``). The weights are
-    ``hf://`` repo ids, which this project's registered checkpoint scheme
-    downloads (the Hugging Face cache) and converts."""
+    the Hub files' URLs (:attr:`ModelSpec.weights_url`), which this
+    project's registered checkpoint scheme downloads (the Hugging Face
+    cache) and converts."""
     models = [dict(
         Name=s.mmpretrain_name,
         Metadata=dict(FLOPs=int(round(s.gflops * 1e9)), Parameters=s.params,
@@ -137,7 +148,7 @@ def model_index() -> dict:
         **{'In Collection': 'CvT'},
         Results=[dict(Task='Image Classification', Dataset='ImageNet-1k',
                       Metrics={'Top 1 Accuracy': s.top1})],
-        Weights=f'hf://{s.repo}',
+        Weights=s.weights_url,
         Config=s.config,
         **{'Converted From': dict(
             Weights=f'https://huggingface.co/{s.repo}',

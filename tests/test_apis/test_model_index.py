@@ -67,7 +67,8 @@ def test_registered_once_on_import(tmp_path):
     assert got['names'] == sorted(NAMES)
     assert got['again'] is False
     assert got['own'] == ['resnet50_8xb32_in1k']
-    assert got['weights'] == 'hf://microsoft/cvt-13'
+    assert got['weights'] == \
+        'https://huggingface.co/microsoft/cvt-13/resolve/main/pytorch_model.bin'
     assert got['config'].endswith(osp.join('.mim', 'configs',
                                            'cvt13_classify.py'))
 

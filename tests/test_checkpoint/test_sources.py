@@ -20,6 +20,43 @@ from oracles import hf_to_original_reference
 from published_model import PUBLISHED_LABELS, serve_published
 from tool_runner import run_tool
 
+HUB_FILE = ('https://huggingface.co/microsoft/cvt-13/resolve/main/'
+            'pytorch_model.bin')
+
+
+def test_hub_file_urls_are_parsed():
+    from cvt_backbone.checkpoint.sources import parse_hub_file_url
+    assert parse_hub_file_url(HUB_FILE) == \
+        ('microsoft/cvt-13', None, 'pytorch_model.bin')
+    assert parse_hub_file_url(
+        'https://huggingface.co/me/my.cvt-13/resolve/v1.0/sub/w.safetensors'
+        '?download=true') == ('me/my.cvt-13', 'v1.0', 'sub/w.safetensors')
+    for other in ('https://huggingface.co/microsoft/cvt-13',
+                  'https://huggingface.co/microsoft/cvt-13/blob/main/x.bin',
+                  'https://example.com/microsoft/cvt-13/resolve/main/x.bin',
+                  'hf://microsoft/cvt-13'):
+        assert parse_hub_file_url(other) is None, other
+
+
+def test_mmengine_gives_the_published_repos_urls_to_this_project():
+    """mmengine's CheckpointLoader (what mmpretrain's get_model calls with
+    the model index's weights) picks this project's loader for the
+    published repos' file URLs, and keeps its own for every other URL."""
+    from mmengine.runner import CheckpointLoader
+    from mmengine.runner.checkpoint import load_from_http
+
+    import cvt_backbone  # noqa: F401  (registers the schemes)
+    from cvt_backbone.checkpoint.loading import _mmengine_loader
+    pick = CheckpointLoader._get_checkpoint_loader
+    assert pick(HUB_FILE) is _mmengine_loader
+    assert pick(HUB_FILE.replace('cvt-13', 'cvt-w24-384-22k')) is \
+        _mmengine_loader
+    for other in ('https://huggingface.co/timm/resnet50.a1_in1k/resolve/'
+                  'main/pytorch_model.bin',
+                  'https://download.openmmlab.com/mmclassification/x.pth'):
+        assert pick(other) is load_from_http, other
+
+
 # Runs in a subprocess with the hub's environment: loads each (entry point,
 # source) pair given and saves the outputs.
 LOAD = '''
@@ -73,7 +110,10 @@ def test_names_repo_ids_and_urls_load_and_cache(published, tmp_path):
         urls = serve_published(hub, published)
         env = hub_env(hub.url, tmp_path)
         sources = {'zoo': 'cvt-13', 'repo': 'hf://microsoft/cvt-13@main',
-                   'url': urls['url_bin'], 'url_orig': urls['url_orig']}
+                   'url': urls['url_bin'], 'url_orig': urls['url_orig'],
+                   # the model index's weights: a Hub file URL, fetched
+                   # through HF_ENDPOINT (here the stand-in) and its cache
+                   'hub_url': HUB_FILE}
         loads = {f'{how}/{name}': (how, source)
                  for name, source in sources.items()
                  for how in ('init_cfg', 'get_model')}
@@ -83,10 +123,12 @@ def test_names_repo_ids_and_urls_load_and_cache(published, tmp_path):
     assert_equal_to_transformers(out, loads, published)
     # the class names come with the weights (the repo's config.json)
     assert out['classes'] == [PUBLISHED_LABELS[i] for i in range(1000)]
-    # safetensors preferred; each file downloaded once for all the loads
+    # safetensors preferred; each file downloaded once for all the loads;
+    # the .bin only for the URL that names it
     assert downloads.count(
         '/microsoft/cvt-13/resolve/main/model.safetensors') == 1
-    assert not any('pytorch_model.bin' in p for p in downloads)
+    assert [p for p in downloads if 'pytorch_model.bin' in p] == \
+        ['/microsoft/cvt-13/resolve/main/pytorch_model.bin']
     assert downloads.count('/files/cvt13.bin') == 1
 
     # the server is gone: the same weights come from the caches
