@@ -183,6 +183,15 @@ def _resample(step: dict) -> int:
     return PIL_RESAMPLE[interp]
 
 
+def _train_crop(cfg) -> int:
+    dataset = (cfg.get('train_dataloader') or {}).get('dataset') or {}
+    for step in dataset.get('pipeline') or []:
+        scale = step.get('scale')
+        if 'RandomResizedCrop' in step['type'] and scale is not None:
+            return scale if isinstance(scale, int) else scale[0]
+    return 224
+
+
 def image_processor_kwargs(cfg) -> dict:
     """``ConvNextImageProcessor`` arguments reproducing the config's test
     pipeline and the data preprocessor's normalisation.
@@ -192,7 +201,11 @@ def image_processor_kwargs(cfg) -> dict:
     side to ``int(size / crop_pct)`` and centre-crop ``size``
     (``ResizeEdge(S, edge='short')`` + ``CenterCrop(C)``: ``size=C``,
     ``crop_pct=C/S``); from 384 on, resize to ``size`` x ``size``
-    (``Resize(R)``). Any other pipeline raises ``ValueError``."""
+    (``Resize(R)``). A pipeline that does not resize at all (images fed at
+    their own size, as the synthetic demo's) exports ``do_resize=False``;
+    its ``size`` is then the training crop (``RandomResizedCrop``'s scale,
+    else 224), only the resolution the logits difference is measured at.
+    Any other pipeline raises ``ValueError``."""
     dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
     pipeline = dataset.get('pipeline')
     if not pipeline:
@@ -200,7 +213,12 @@ def image_processor_kwargs(cfg) -> dict:
                          '(the test preprocessing to export)')
     steps = _steps(pipeline)
     types = [s['type'] for s in steps]
-    if types == ['ResizeEdge', 'CenterCrop']:
+    do_resize = True
+    if not types:
+        do_resize, crop_pct, resample = False, 224 / 256, PIL_RESAMPLE[
+            'bicubic']
+        size = _train_crop(cfg)
+    elif types == ['ResizeEdge', 'CenterCrop']:
         resize, crop = steps
         short, size = resize['scale'], crop['crop_size']
         if resize.get('edge', 'short') != 'short' or \
@@ -235,7 +253,7 @@ def image_processor_kwargs(cfg) -> dict:
     mean, std = pre.get('mean'), pre.get('std')
     if mean is None or std is None:
         raise ValueError('the data preprocessor has no mean/std')
-    return dict(do_resize=True, size=dict(shortest_edge=int(size)),
+    return dict(do_resize=do_resize, size=dict(shortest_edge=int(size)),
                 crop_pct=crop_pct, resample=resample, do_rescale=True,
                 rescale_factor=1 / 255, do_normalize=True,
                 image_mean=[m / 255 for m in mean],
@@ -333,11 +351,20 @@ def model_card(model: nn.Module, cfg, activation: str,
             ' The published `microsoft/cvt-*` weights carry the same '
             'mismatch. For the exact outputs, run it with cvt_backbone.')
     size = processor['size']['shortest_edge']
-    if size < CONVNEXT_NO_CROP:
+    if not processor['do_resize']:
+        prep = (f'no resizing: images are fed at their own size (trained '
+                f'at {size}×{size})')
+    elif size < CONVNEXT_NO_CROP:
         short = int(size / processor['crop_pct'])
         prep = f'resize the short side to {short}, centre-crop {size}'
     else:
         prep = f'resize to {size}×{size}'
+    if processor['do_resize']:
+        interp = {v: k for k, v in PIL_RESAMPLE.items()}[
+            processor['resample']]
+        prep += f' ({interp})'
+    mean = [round(m * 255, 3) for m in processor['image_mean']]
+    std = [round(s * 255, 3) for s in processor['image_std']]
     lines = [
         '---', 'library_name: transformers',
         'pipeline_tag: image-classification',
@@ -352,7 +379,8 @@ def model_card(model: nn.Module, cfg, activation: str,
         f"- embed dims {list(arch['embed_dims'])}, depths "
         f"{list(arch['depths'])}, heads {list(arch['num_heads'])}",
         f'- {num_classes} classes, MLP activation in training: {activation}',
-        f'- test preprocessing: {prep} (bicubic), ImageNet mean/std',
+        f'- test preprocessing: {prep}; RGB, mean {mean}, std {std} '
+        '(0-255 scale)',
         '', act_note, '',
     ]
     essentials = _training_essentials(cfg)

@@ -80,8 +80,9 @@ def test_gelu_export_round_trips(tmp_path, capsys):
 def test_image_processor_reproduces_our_test_pipeline(tmp_path, capsys):
     """AutoImageProcessor.from_pretrained(OUT) on an image gives the
     tensor of the config's test pipeline and data preprocessor (run by
-    mmpretrain's own transforms), at 224 (resize 256 + crop) and at 384
-    (resize, no crop)."""
+    mmpretrain's own transforms), at 224 (resize 256 + crop), at 384
+    (resize, no crop) and without any resizing (the synthetic demo's
+    pipeline: the image at its own size)."""
     import transformers
     from mmengine.dataset import Compose
     from mmpretrain.registry import TRANSFORMS
@@ -89,7 +90,8 @@ def test_image_processor_reproduces_our_test_pipeline(tmp_path, capsys):
     image = tmp_path / 'img.png'  # PNG: no JPEG decoder differences
     Image.fromarray(rng.integers(0, 256, (300, 375, 3), dtype=np.uint8)) \
         .save(image)
-    for base in ('cvt13_classify.py', 'cvt13_classify_384.py'):
+    for base in ('cvt13_classify.py', 'cvt13_classify_384.py',
+                 'demo_cvt13_synthetic.py'):
         sub = tmp_path / base[:-3]
         sub.mkdir()
         config = tiny_export_config(sub / 'cfg.py', base=base)
@@ -110,6 +112,8 @@ def test_image_processor_reproduces_our_test_pipeline(tmp_path, capsys):
             dict(inputs=[packed['inputs']]), False)['inputs']
         assert ours.shape == theirs.shape, base
         assert max_diff(ours, theirs) <= 1e-4, base
+        assert processor.do_resize == (base != 'demo_cvt13_synthetic.py')
+    assert theirs.shape[-2:] == (300, 375)  # fed at its own size
     capsys.readouterr()
 
 
