@@ -19,6 +19,7 @@ from .auto_augment import (
     FastTranslate,
     fast_policies,
 )
+from .loading import LoadImageOrSkip
 from .processing import (
     DecodeRandomResizedCrop,
     FastPackInputs,
@@ -32,6 +33,6 @@ __all__ = [
     'FastBrightness', 'FastColorTransform', 'FastContrast', 'FastEqualize',
     'FastInvert', 'FastPackInputs', 'FastPosterize', 'FastRandAugment',
     'FastRandomErasing', 'FastRotate', 'FastSharpness', 'FastShear',
-    'FastSolarize', 'FastSolarizeAdd', 'FastTranslate', 'fast_policies',
-    'jpeg_reduction', 'resize_uint8'
+    'FastSolarize', 'FastSolarizeAdd', 'FastTranslate', 'LoadImageOrSkip',
+    'fast_policies', 'jpeg_reduction', 'resize_uint8'
 ]

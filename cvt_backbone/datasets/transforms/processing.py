@@ -18,7 +18,6 @@ import mmcv
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmengine import fileio
 from mmengine.registry import TRANSFORMS
 from mmpretrain.datasets.transforms import (
     PackInputs,
@@ -26,6 +25,15 @@ from mmpretrain.datasets.transforms import (
     RandomResizedCrop,
 )
 from PIL import Image
+
+from ..bad_images import (
+    DEFAULT_MAX_FRACTION,
+    DEFAULT_MIN_COUNT,
+    UnreadableImageError,
+    decode_checked,
+    read_bytes,
+)
+from .loading import SkipsUnreadable
 
 # libjpeg's DCT-domain scale factors, through OpenCV
 _REDUCED_FLAGS = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
@@ -140,7 +148,7 @@ def read_header(data: bytes) -> Optional[Tuple[int, int, bool]]:
 
 
 @TRANSFORMS.register_module()
-class DecodeRandomResizedCrop(RandomResizedCrop):
+class DecodeRandomResizedCrop(SkipsUnreadable, RandomResizedCrop):
     """``LoadImageFromFile`` + mmpretrain's ``RandomResizedCrop`` in one
     step, decoding only as much of the image as the crop needs.
 
@@ -167,7 +175,12 @@ class DecodeRandomResizedCrop(RandomResizedCrop):
             fast path; other combinations resize with ``mmcv.imresize``
             like the parent).
         reduced_decode: allow decoding JPEGs at a reduced scale.
-        ignore_empty, backend_args: as ``LoadImageFromFile``.
+        backend_args: as ``LoadImageFromFile``; ``ignore_empty`` is
+            accepted for its signature, skipping is ``skip_unreadable``'s.
+        skip_unreadable, phase, bad_image_dir, max_fraction, min_count: an
+            unreadable image (missing, empty, truncated, not an image, a
+            header that disagrees with the pixels) is reported and the
+            transform returns ``None``, as ``LoadImageOrSkip`` does.
 
     Adds ``img``, ``img_shape`` (the output size) and ``ori_shape`` (the
     full image's size) to the results, as the two transforms it replaces.
@@ -175,18 +188,24 @@ class DecodeRandomResizedCrop(RandomResizedCrop):
 
     def __init__(self, scale, *, reduced_decode: bool = True,
                  ignore_empty: bool = False,
-                 backend_args: Optional[dict] = None, **kwargs) -> None:
+                 backend_args: Optional[dict] = None,
+                 skip_unreadable: bool = True, phase: str = 'train',
+                 bad_image_dir: Optional[str] = None,
+                 max_fraction: Optional[float] = DEFAULT_MAX_FRACTION,
+                 min_count: int = DEFAULT_MIN_COUNT, **kwargs) -> None:
         super().__init__(scale, **kwargs)
         self.reduced_decode = reduced_decode
         self.ignore_empty = ignore_empty
         self.backend_args = backend_args
+        self._init_skipping(skip_unreadable, phase, bad_image_dir,
+                            max_fraction, min_count)
 
-    def _decode(self, buf: np.ndarray, factor: int) -> np.ndarray:
+    @staticmethod
+    def _decode(data: bytes, path: str, factor: int,
+                header_hw: Optional[Tuple[int, int]] = None) -> np.ndarray:
         flag = _REDUCED_FLAGS[factor] if factor > 1 else cv2.IMREAD_COLOR
-        img = cv2.imdecode(buf, flag)
-        if img is None:
-            raise ValueError('failed to decode the image')
-        return img
+        return decode_checked(data, path, flag,
+                              header_hw if factor == 1 else None)
 
     @property
     def _out_hw(self) -> Tuple[int, int]:
@@ -204,18 +223,13 @@ class DecodeRandomResizedCrop(RandomResizedCrop):
         return mmcv.imresize(img, tuple(self.scale), backend=self.backend,
                              interpolation=self.interpolation)
 
-    def transform(self, results: dict) -> Optional[dict]:
-        filename = results['img_path']
-        try:
-            data = fileio.get(filename, backend_args=self.backend_args)
-        except Exception:
-            if self.ignore_empty:
-                return None
-            raise
-        buf = np.frombuffer(data, np.uint8)
-        header = read_header(data)
+    def _decode_crop(self, filename: str):
+        """(the resized crop, the full image's (height, width)), or
+        :class:`UnreadableImageError`."""
+        data = read_bytes(filename, self.backend_args)
+        header = read_header(data) if data else None
         if header is None:  # decode in full, then crop as the parent does
-            img = self._decode(buf, 1)
+            img = self._decode(data, filename, 1)
             (height, width), is_jpeg = img.shape[:2], False
         else:
             height, width, is_jpeg = header
@@ -226,21 +240,33 @@ class DecodeRandomResizedCrop(RandomResizedCrop):
         if self.reduced_decode and is_jpeg and self._pil_filter:
             factor = jpeg_reduction((crop_h, crop_w), self._out_hw)
         if factor > 1:
-            img = self._decode(buf, factor)
+            img = self._decode(data, filename, factor)
             # pixel i of the reduced image covers pixels [s*i, s*i + s) of
             # the full one (its size is rounded up: ceil(H/s) x ceil(W/s))
+            want = (-(-height // factor), -(-width // factor))
+            if img.shape[:2] != want:
+                raise UnreadableImageError(
+                    filename, f'the header says {height}x{width}, the '
+                    f'pixels decode to {img.shape[0]}x{img.shape[1]} at '
+                    f'1/{factor} scale (expected {want[0]}x{want[1]})')
             img = resize_box_pil(
                 img, (left / factor, top / factor, (left + crop_w) / factor,
                       (top + crop_h) / factor),
                 self._out_hw, self.interpolation)
         else:
             if header is not None:
-                img = self._decode(buf, 1)
-            if img.shape[:2] != (height, width):
-                raise ValueError(f'{filename}: the header says {height}x'
-                                 f'{width}, the decoded image is '
-                                 f'{img.shape[0]}x{img.shape[1]}')
+                img = self._decode(data, filename, 1, (height, width))
             img = self._resize(img[top:top + crop_h, left:left + crop_w])
+        return img, (height, width)
+
+    def transform(self, results: dict) -> Optional[dict]:
+        filename = results['img_path']
+        self.recorder.read()
+        try:
+            img, (height, width) = self._decode_crop(filename)
+        except UnreadableImageError as e:
+            self._skip(e)
+            return None
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = (height, width)

@@ -150,7 +150,9 @@ def test_reduced_scale_decode_is_close_to_the_full_decode(photos, factor,
 def test_exif_orientation_and_other_formats(tmp_path):
     """As LoadImageFromFile: cv2 applies the EXIF orientation (the header
     size is turned accordingly, also for the reduced decode), PNGs decode in
-    full, a missing file raises or, with ignore_empty, gives None."""
+    full; a missing or broken file is skipped (None) by default and raises
+    an error naming it with skip_unreadable=False (the bad-image cases
+    themselves: tests/test_datasets/test_bad_images.py)."""
     rng = np.random.RandomState(1)
     img = photo_like_image(rng, 600, 1000)
     rotated = write_jpeg(tmp_path / 'rot.jpg', img, orientation=6)
@@ -168,13 +170,14 @@ def test_exif_orientation_and_other_formats(tmp_path):
     assert out['ori_shape'] == (300, 400) and out['img'].shape == (224, 224,
                                                                     3)
     missing = dict(img_path=str(tmp_path / 'missing.jpg'))
-    with pytest.raises(FileNotFoundError):
-        build_transform(CROP)(missing)
-    assert build_transform(dict(CROP, ignore_empty=True))(missing) is None
+    strict = dict(CROP, skip_unreadable=False)
+    with pytest.raises(ValueError, match='missing.jpg: no such file'):
+        build_transform(strict)(missing)
+    assert build_transform(CROP)(missing) is None
     bad = tmp_path / 'bad.jpg'
     bad.write_bytes(b'\xff\xd8\xff\xe0 not a jpeg')
-    with pytest.raises(ValueError, match='decode'):
-        build_transform(CROP)(dict(img_path=str(bad)))
+    with pytest.raises(ValueError, match="bad.jpg: truncated JPEG"):
+        build_transform(strict)(dict(img_path=str(bad)))
 
 
 def test_jpeg_reduction_is_the_shrink_factor():
