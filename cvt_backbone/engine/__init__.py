@@ -1,9 +1,17 @@
-from .hooks import EpochSeedHook, PlainParamGroupsHook, TrainingSummaryHook
+from .data_faults import apply_bad_image_policy
+from .hooks import (
+    BadImageHook,
+    EpochSeedHook,
+    PlainParamGroupsHook,
+    TrainingSummaryHook,
+)
+from .loops import SkippingTestLoop, SkippingValLoop
 from .runner import build_config, build_runner, init_cpu_process_group
 from .safe_load import allow_mmengine_checkpoints
 
 __all__ = [
-    'EpochSeedHook', 'PlainParamGroupsHook', 'TrainingSummaryHook',
-    'allow_mmengine_checkpoints', 'build_config', 'build_runner',
-    'init_cpu_process_group'
+    'BadImageHook', 'EpochSeedHook', 'PlainParamGroupsHook',
+    'SkippingTestLoop', 'SkippingValLoop', 'TrainingSummaryHook',
+    'allow_mmengine_checkpoints', 'apply_bad_image_policy', 'build_config',
+    'build_runner', 'init_cpu_process_group'
 ]

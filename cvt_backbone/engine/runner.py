@@ -21,6 +21,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from ..checkpoint import as_checkpoint_scheme
+from .data_faults import apply_bad_image_policy
 
 
 def build_config(config: str, work_dir: Optional[str] = None,
@@ -33,7 +34,9 @@ def build_config(config: str, work_dir: Optional[str] = None,
 
     ``resume='auto'`` continues from the latest checkpoint of the work dir,
     another string from that checkpoint. ``load_from`` (or the config's)
-    may be any checkpoint source in any CvT layout.
+    may be any checkpoint source in any CvT layout. Unreadable images are
+    skipped and reported as the config's ``bad_images`` says
+    (:func:`~cvt_backbone.engine.data_faults.apply_bad_image_policy`).
     """
     cfg = Config.fromfile(config)
     if cfg_options:
@@ -78,6 +81,7 @@ def build_config(config: str, work_dir: Optional[str] = None,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
         wrapper_cfg['device_ids'] = None
         cfg.model_wrapper_cfg = wrapper_cfg
+    apply_bad_image_policy(cfg)
     return cfg
 
 

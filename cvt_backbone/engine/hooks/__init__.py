@@ -1,5 +1,9 @@
+from .bad_image_hook import BadImageHook
 from .compile_hook import PlainParamGroupsHook
 from .epoch_seed_hook import EpochSeedHook
 from .training_summary_hook import TrainingSummaryHook
 
-__all__ = ['EpochSeedHook', 'PlainParamGroupsHook', 'TrainingSummaryHook']
+__all__ = [
+    'BadImageHook', 'EpochSeedHook', 'PlainParamGroupsHook',
+    'TrainingSummaryHook'
+]

@@ -15,7 +15,8 @@ from ...visualization import plot_curves
 class TrainingSummaryHook(Hook):
     """At the end of training: save ``curves.png`` (loss and validation
     metrics against epoch) in the run's log folder, write ``summary.json``
-    and print the last metrics and where the checkpoint and plot are.
+    (with ``BadImageHook``'s per-epoch counts of skipped images) and print
+    the last metrics and where the checkpoint and plot are.
 
     mmpretrain leaves plotting to an offline tool (``analyze_logs.py``); this
     hook gives the demo and every run its figures and curves at the end.
@@ -45,6 +46,9 @@ class TrainingSummaryHook(Hook):
         ckpt = find_latest_checkpoint(runner.work_dir)
         summary = dict(epoch=self.last_epoch, metrics=self.last_metrics,
                        checkpoint=ckpt, curves=plot, work_dir=runner.work_dir)
+        bad = runner.message_hub.get_info('bad_images')
+        if bad is not None:  # per phase, per epoch (BadImageHook)
+            summary['bad_images'] = bad
         with open(osp.join(runner.work_dir, 'summary.json'), 'w') as f:
             json.dump(summary, f, indent=2)
         lines = ['training finished']
