@@ -13,14 +13,24 @@ use gloo with DDP over CPU modules (mmengine's launcher would call
 ``torch.cuda.set_device``).
 """
 import logging
+import os
 import os.path as osp
 from typing import Optional
 
 import torch
 from mmengine.config import Config
+from mmengine.dist import is_main_process, master_only
 from mmengine.logging import print_log
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
 
-from ..checkpoint import as_checkpoint_scheme
+from ..checkpoint import CheckpointError, as_checkpoint_scheme
+from ..checkpoint.training_state import (
+    checkpoint_problem,
+    resume_candidates,
+    stale_temp_files,
+    write_atomically,
+)
 from .data_faults import apply_bad_image_policy
 
 
@@ -36,7 +46,9 @@ def build_config(config: str, work_dir: Optional[str] = None,
     another string from that checkpoint. ``load_from`` (or the config's)
     may be any checkpoint source in any CvT layout. Unreadable images are
     skipped and reported as the config's ``bad_images`` says
-    (:func:`~cvt_backbone.engine.data_faults.apply_bad_image_policy`).
+    (:func:`~cvt_backbone.engine.data_faults.apply_bad_image_policy`); a
+    non-finite loss stops the run (``NonFiniteLossHook``, added unless the
+    config has it).
     """
     cfg = Config.fromfile(config)
     if cfg_options:
@@ -82,6 +94,13 @@ def build_config(config: str, work_dir: Optional[str] = None,
         wrapper_cfg['device_ids'] = None
         cfg.model_wrapper_cfg = wrapper_cfg
     apply_bad_image_policy(cfg)
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(str(h.get('type')).endswith('NonFiniteLossHook')
+               for h in hooks):
+        # a NaN/inf loss stops the run naming the iteration and the
+        # checkpoint to go back to; AMP's skipped steps are reported
+        hooks.append(dict(type='NonFiniteLossHook'))
+    cfg.custom_hooks = hooks
     return cfg
 
 
@@ -99,12 +118,108 @@ def init_cpu_process_group(cfg: Config) -> None:
     dist.init_process_group(backend='gloo')
 
 
+@RUNNERS.register_module()
+class ResilientRunner(Runner):
+    """mmengine's ``Runner`` with checkpoints that survive faults.
+
+    * Saves are atomic (:func:`~cvt_backbone.checkpoint.training_state.
+      write_atomically`): a process killed mid-save leaves the previous
+      checkpoints and a hidden temporary file, never a cut file under a
+      checkpoint's name. The temporary files of such a kill are removed
+      (and named) when the next run starts.
+    * ``resume=True`` without a file (``--resume``) takes the newest
+      checkpoint of the work dir that reads whole: each broken one is named
+      with its fault in a warning and the next newest tried; when every
+      one is broken the run stops with a :class:`CheckpointError` listing
+      them (it never trains from scratch over them). With no checkpoint at
+      all the run starts from the beginning, as mmengine's does.
+    * An explicit ``--resume FILE`` that is missing or broken is a
+      :class:`CheckpointError` naming the file and the fault.
+
+    mmengine writes checkpoints in place and resumes blindly from the
+    newest (``find_latest_checkpoint``), which is why this subclass exists;
+    checkpoints on remote back-ends (``backend_args``, ``s3://``...) are
+    saved and resumed as mmengine does.
+    """
+
+    @master_only
+    def save_checkpoint(self, out_dir: str, filename: str,
+                        file_client_args=None, save_optimizer: bool = True,
+                        save_param_scheduler: bool = True, meta=None,
+                        by_epoch: bool = True, backend_args=None):
+        if file_client_args is not None or backend_args is not None or \
+                '://' in str(out_dir):
+            return super().save_checkpoint(
+                out_dir, filename, file_client_args, save_optimizer,
+                save_param_scheduler, meta, by_epoch, backend_args)
+        with write_atomically(osp.join(out_dir, filename)) as tmp:
+            super().save_checkpoint(
+                out_dir, osp.basename(tmp), save_optimizer=save_optimizer,
+                save_param_scheduler=save_param_scheduler, meta=meta,
+                by_epoch=by_epoch)
+
+    def load_or_resume(self) -> None:
+        if self._has_loaded:
+            return
+        if is_main_process():
+            for tmp in stale_temp_files(self.work_dir):
+                self.logger.warning(
+                    f'removing {tmp}: a checkpoint whose save was '
+                    'interrupted (the process was killed while writing it)')
+                os.remove(tmp)
+        if not self._resume:
+            return super().load_or_resume()
+        if self._load_from is not None:
+            source = str(self._load_from)
+            if '://' not in source:
+                problem = checkpoint_problem(source)
+                if problem is not None:
+                    raise CheckpointError(
+                        f'cannot resume from {source}: {problem}. Pass '
+                        'another checkpoint, or --resume without a file to '
+                        'take the newest readable one of the work dir')
+            self.resume(source)
+        else:
+            path = self._newest_readable_checkpoint()
+            if path is None:
+                self.logger.info(
+                    f'no checkpoint in {self.work_dir} to resume from: '
+                    'training starts from the beginning')
+                return
+            self.logger.info(f'Auto resumed from the latest checkpoint '
+                             f'{path}.')
+            self.resume(path)
+        self._has_loaded = True
+
+    def _newest_readable_checkpoint(self) -> Optional[str]:
+        broken = []
+        for path in resume_candidates(self.work_dir):
+            problem = checkpoint_problem(path)
+            if problem is None:
+                if broken:
+                    self.logger.warning(
+                        f'resuming from {path}, the newest readable '
+                        f'checkpoint, instead of the {len(broken)} newer '
+                        'broken one(s) named above (their epochs are '
+                        'trained again)')
+                return path
+            broken.append(f'{path} ({problem})')
+            self.logger.warning(f'checkpoint {path} cannot be resumed from: '
+                                f'{problem}; trying the next newest')
+        if broken:
+            raise CheckpointError(
+                f'no checkpoint of {self.work_dir} can be resumed from: '
+                + '; '.join(broken) + '. The run does not start over from '
+                'scratch on its own: repair or remove them, pass --resume '
+                'FILE, or use a new work dir')
+        return None
+
+
 def build_runner(cfg: Config):
-    """The ``Runner`` for ``cfg`` (``runner_type`` honoured), after the CPU
-    process group when one is needed."""
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
+    """The runner for ``cfg``: :class:`ResilientRunner` unless the config
+    names a ``runner_type``; after the CPU process group when one is
+    needed."""
     init_cpu_process_group(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    return ResilientRunner.from_cfg(cfg)
