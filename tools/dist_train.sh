@@ -35,6 +35,11 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 MAX_RESTARTS=${MAX_RESTARTS:-3}
 RDZV_ID=${RDZV_ID:-${SLURM_JOB_ID:-cvt_backbone}}
+# Each start's workers get a TCP store of their own (hosted by rank 0)
+# rather than the rendezvous store: that one outlives restarts, and a
+# restarted worker could read a dead peer's address from it and fail to
+# connect (pytorch/pytorch#135712).
+export TORCH_DISABLE_SHARE_RDZV_TCP_STORE=${TORCH_DISABLE_SHARE_RDZV_TCP_STORE:-1}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PYTHON=${PYTHON:-python}
 

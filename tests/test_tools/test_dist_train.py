@@ -45,6 +45,7 @@ class KillRankOneOnceHook(Hook):
                 and os.environ.get('RANK') == '1'
                 and os.environ.get('TORCHELASTIC_RESTART_COUNT') == '0'
                 and runner.epoch == 1 and batch_idx == 2):
+            print('killer: SIGKILL to rank 1', flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
 '''
 
@@ -101,13 +102,19 @@ def assert_same_weights(want_dir, got_dir):
             assert torch.equal(a[name], b[name]), (k, name)
 
 
+def assert_one_restart(log):
+    """One restart, whose workers start and train (with the rendezvous store
+    shared with the workers, torch 2.14 could need several: a restarted
+    rank read a dead peer's address from it)."""
+    assert log.count('will restart worker group') == 1, log[-3000:]
+
+
 def assert_resumed_once(log):
     """The log of rank 0 (mmengine logs on rank 0 only) of a run whose rank
     1 died at the 3rd iteration of epoch 2 on the first attempt: epoch 1
     ran once, epoch 2 was begun, then redone after resuming from
     epoch_1.pth, epoch 3 ran once. 5 iterations per epoch (144 images,
     batch 16, 2 processes), logged every 2."""
-    assert 'will restart worker group' in log, log[-3000:]
     assert 'resumed epoch: 1' in log, log[-3000:]
     assert log.count('Epoch(train) [1][2/5]') == 1
     assert log.count('Epoch(train) [2][2/5]') == 2  # before and after
@@ -223,10 +230,11 @@ def test_killed_worker_is_restarted_and_resumes(straight):
                    env=train_env(folder, KILLER_ARMED='1'))
     log = res.stdout + res.stderr
     assert res.returncode == 0, log[-3000:]
-    assert 'exitcode: -9' in log or 'Signals.SIGKILL' in log \
-        or 'SIGKILL' in log, log[-3000:]
-    assert 'killer: rank 1 attempt 0' in log
-    assert 'killer: rank 1 attempt 1' in log
+    assert 'killer: SIGKILL to rank 1' in log, log[-3000:]
+    for rank in (0, 1):
+        assert f'killer: rank {rank} attempt 0' in log
+        assert f'killer: rank {rank} attempt 1' in log
+    assert_one_restart(log)
     assert_resumed_once(log)
     assert_same_weights(want, work)
 
@@ -324,9 +332,9 @@ def test_two_hosts_train_like_one_and_survive_a_lost_worker(straight,
     codes, logs = run_on_hosts(two_hosts, cfg, work, folder,
                                KILLER_ARMED='1')
     assert codes == [0, 0], [log[-3000:] for log in logs]
-    assert 'killer: rank 1 attempt 0' in logs[1]
+    assert 'killer: SIGKILL to rank 1' in logs[1], logs[1][-3000:]
     for i, log in enumerate(logs):  # both nodes restarted their workers
-        assert 'will restart worker group' in log, (i, log[-3000:])
+        assert_one_restart(log)
         assert re.search(r'killer: rank \d attempt 1', log), (i, log[-3000:])
     assert_resumed_once(logs[0] + logs[1])  # rank 0 logs, on either node
     assert_same_weights(want, work)
