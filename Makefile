@@ -8,7 +8,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: env lint test test-fast demo demo-dense demo-ablation benchmark gpu-bundle clean-env
 
+# iproute2 (`ip`) for the two-host test (network namespaces, as root);
+# without it that test is skipped.
 env: $(STAMP)
+	@command -v ip >/dev/null || test -x /usr/sbin/ip || \
+		(apt-get update -qq && apt-get install -y -qq iproute2) || \
+		echo 'iproute2 not installed: the two-host test will be skipped'
 
 # 1. torch and torchvision first, pinned (constraints.txt), so nothing later
 #    pulls another build;
