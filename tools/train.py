@@ -11,7 +11,6 @@ import argparse
 import os
 
 from mmengine.config import DictAction
-from mmengine.runner import find_latest_checkpoint
 
 from cvt_backbone.engine import build_config, build_runner
 
@@ -37,26 +36,13 @@ def parse_args(argv=None):
     return args
 
 
-def make_config(args):
-    """The run's config. ``--resume`` without a checkpoint (what
-    tools/dist_train.sh passes to every start, so that a restarted worker
-    group continues) resumes only when the work dir has one; otherwise it
-    is a fresh start that keeps the config's ``load_from`` (fine-tuning
-    from a published model), which mmengine's auto-resume would drop."""
-    def build(resume):
-        return build_config(args.config, work_dir=args.work_dir,
-                            resume=resume, amp=args.amp,
-                            auto_scale_lr=args.auto_scale_lr,
-                            cfg_options=args.cfg_options,
-                            launcher=args.launcher)
-    cfg = build(args.resume)
-    if args.resume == 'auto' and find_latest_checkpoint(cfg.work_dir) is None:
-        cfg = build(None)
-    return cfg
-
-
 def main(argv=None) -> None:
-    build_runner(make_config(parse_args(argv))).train()
+    args = parse_args(argv)
+    cfg = build_config(args.config, work_dir=args.work_dir,
+                       resume=args.resume, amp=args.amp,
+                       auto_scale_lr=args.auto_scale_lr,
+                       cfg_options=args.cfg_options, launcher=args.launcher)
+    build_runner(cfg).train()
 
 
 if __name__ == '__main__':

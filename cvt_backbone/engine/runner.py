@@ -42,8 +42,9 @@ def build_config(config: str, work_dir: Optional[str] = None,
                  launcher: str = 'none') -> Config:
     """Load ``config`` and apply the command-line choices to it.
 
-    ``resume='auto'`` continues from the latest checkpoint of the work dir,
-    another string from that checkpoint. ``load_from`` (or the config's)
+    ``resume='auto'`` continues from the latest checkpoint of the work dir
+    (a fresh start, keeping ``load_from``, when it has none), another
+    string from that checkpoint. ``load_from`` (or the config's)
     may be any checkpoint source in any CvT layout. Unreadable images are
     skipped and reported as the config's ``bad_images`` says
     (:func:`~cvt_backbone.engine.data_faults.apply_bad_image_policy`); a
@@ -61,6 +62,14 @@ def build_config(config: str, work_dir: Optional[str] = None,
                                 osp.splitext(osp.basename(config))[0])
     if load_from is not None:
         cfg.resume, cfg.load_from = False, load_from
+    if resume == 'auto' and not resume_candidates(cfg.work_dir):
+        # --resume with nothing to resume from (what tools/dist_train.sh
+        # passes to every start, so that a restarted group continues): a
+        # fresh start that keeps the config's load_from (fine-tuning from
+        # a published model), which mmengine's auto-resume would drop
+        print_log(f'--resume: no checkpoint in {cfg.work_dir} yet, so the '
+                  'run starts from the beginning', logger='current')
+        resume = None
     if resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif resume is not None:

@@ -17,8 +17,10 @@ import sys
 import pytest
 import torch
 
+from cvt_backbone.engine import build_config
+
 from tiny_configs import tiny_cls_config
-from tool_runner import ROOT, load_tool, run_tool
+from tool_runner import ROOT, run_tool
 
 EPOCHS = 3
 
@@ -186,21 +188,18 @@ def test_resume_without_checkpoint_keeps_load_from(tmp_path):
     """--resume (as dist_train.sh passes it to every start) in a work dir
     without checkpoints is a fresh start with the config's load_from
     (fine-tuning from a published model); with one, it resumes."""
-    train = load_tool('train.py')
     cfg_path = tiny_cls_config(tmp_path / 'c.py', str(tmp_path / 'data'),
                                extra="load_from = 'pretrained.pth'")
     work = tmp_path / 'work'
-    args = train.parse_args([cfg_path, '--work-dir', str(work), '--resume'])
-    cfg = train.make_config(args)
+    cfg = build_config(cfg_path, work_dir=str(work), resume='auto')
     assert not cfg.resume
     assert 'pretrained.pth' in cfg.load_from
     work.mkdir()
     (work / 'last_checkpoint').write_text(str(work / 'epoch_1.pth'))
-    cfg = train.make_config(args)
+    cfg = build_config(cfg_path, work_dir=str(work), resume='auto')
     assert cfg.resume and cfg.load_from is None
     # an explicit checkpoint is resumed from as before
-    args = train.parse_args([cfg_path, '--resume', 'x.pth'])
-    cfg = train.make_config(args)
+    cfg = build_config(cfg_path, resume='x.pth')
     assert cfg.resume and cfg.load_from == 'x.pth'
 
 
