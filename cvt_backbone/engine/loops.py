@@ -6,10 +6,9 @@ from mmengine.registry import LOOPS
 from mmengine.runner import TestLoop, ValLoop
 
 
-@LOOPS.register_module()
-class SkippingValLoop(ValLoop):
-    """``ValLoop`` that leaves out a batch of nothing but unreadable
-    images (``None``)."""
+class _SkipsEmptyBatches:
+    """Leaves out a batch of nothing but unreadable images (``None``);
+    mixed in before an mmengine loop."""
 
     def run_iter(self, idx, data_batch) -> None:
         if data_batch is not None:
@@ -17,10 +16,10 @@ class SkippingValLoop(ValLoop):
 
 
 @LOOPS.register_module()
-class SkippingTestLoop(TestLoop):
-    """``TestLoop`` that leaves out a batch of nothing but unreadable
-    images (``None``)."""
+class SkippingValLoop(_SkipsEmptyBatches, ValLoop):
+    """``ValLoop`` that leaves out batches of unreadable images."""
 
-    def run_iter(self, idx, data_batch) -> None:
-        if data_batch is not None:
-            super().run_iter(idx, data_batch)
+
+@LOOPS.register_module()
+class SkippingTestLoop(_SkipsEmptyBatches, TestLoop):
+    """``TestLoop`` that leaves out batches of unreadable images."""
